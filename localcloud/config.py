@@ -1,0 +1,30 @@
+"""Where the local cloud keeps its state and which port it listens on, from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_PORT = 4590
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def state_dir() -> Path:
+    """One folder holds everything; ``LOCALCLOUD_STATE_DIR`` moves it."""
+    return Path(os.environ.get("LOCALCLOUD_STATE_DIR", REPO_ROOT / ".localcloud")).resolve()
+
+
+def port() -> int:
+    return int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT))
+
+
+def client_environment(url: str, region: str = "us-east-1") -> dict[str, str]:
+    """What any AWS client needs to talk to the local cloud instead of AWS."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "localcloud",
+        "AWS_SECRET_ACCESS_KEY": "localcloud",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+    }

@@ -1,0 +1,155 @@
+"""The front door: routes each request to our handlers or to moto, and snapshots what changed.
+
+JSON-protocol operations are routed by their ``X-Amz-Target`` (``SageMaker.StartPipelineExecution``);
+REST operations that moto lacks (``POST /endpoints/<name>/invocations``) by method and path. Anything
+not claimed goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Request, Response
+
+from . import ACCOUNT_ID, DEFAULT_REGION
+from .errors import AwsError
+from .state import StateStore
+
+READ_PREFIXES = ("Describe", "List", "Get", "Search", "BatchGet", "BatchDescribe", "Head", "Query", "Scan")
+# Requests to these services can change several backends at once (stacks create buckets, roles...).
+FAN_OUT_SERVICES = {"cloudformation", "events", "servicecatalog", "sagemaker", "codepipeline"}
+SIGNING_TO_BACKEND = {"monitoring": "cloudwatch", "email": "ses", "states": "stepfunctions"}
+
+
+@dataclass
+class Call:
+    """One parsed request, as handlers see it."""
+
+    operation: str
+    body: dict[str, Any]
+    region: str
+    account: str
+    raw: bytes
+    headers: dict[str, str]
+    path: str = ""
+    match: re.Match | None = None
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+
+JsonHandler = Callable[[Call], dict[str, Any]]
+RawHandler = Callable[[Call], Response]
+
+
+def _signing_scope(environ: dict[str, Any]) -> tuple[str | None, str]:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        scope = auth.split(",")[0].split()[1].split("/")
+        return scope[3].lower(), scope[2]
+    except (IndexError, ValueError):
+        return None, DEFAULT_REGION
+
+
+def _is_read(method: str, operation: str | None) -> bool:
+    if operation:
+        return operation.startswith(READ_PREFIXES)
+    return method in ("GET", "HEAD", "OPTIONS")
+
+
+class Gateway:
+    """A WSGI app in front of moto's own app."""
+
+    def __init__(self, moto_app: Callable, state: StateStore):
+        self.moto_app = moto_app
+        self.state = state
+        self.json_handlers: dict[tuple[str, str], JsonHandler] = {}
+        self.raw_handlers: list[tuple[str, re.Pattern, RawHandler]] = []
+
+    # registration ------------------------------------------------------------------------
+    def json(self, target_prefix: str, operation: str) -> Callable[[JsonHandler], JsonHandler]:
+        def register(handler: JsonHandler) -> JsonHandler:
+            self.json_handlers[(target_prefix, operation)] = handler
+            return handler
+
+        return register
+
+    def route(self, method: str, pattern: str) -> Callable[[RawHandler], RawHandler]:
+        def register(handler: RawHandler) -> RawHandler:
+            self.raw_handlers.append((method, re.compile(pattern), handler))
+            return handler
+
+        return register
+
+    # dispatch ----------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        request = Request(environ)
+        raw = request.get_data(cache=True)
+        service, region = _signing_scope(environ)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+
+        for method, pattern, handler in self.raw_handlers:
+            match = pattern.fullmatch(request.path)
+            if match and request.method == method:
+                call = Call("", {}, region, ACCOUNT_ID, raw, headers, request.path, match, request.args.to_dict(flat=False))
+                return self._respond(lambda: handler(call), environ, start_response)
+
+        if "." in target:
+            prefix, operation = target.split(".", 1)
+            handler = self.json_handlers.get((prefix, operation))
+            if handler:
+                body = json.loads(raw or b"{}")
+                call = Call(operation, body, region, ACCOUNT_ID, raw, headers, request.path)
+                return self._respond(lambda: self._json_response(handler(call)), environ, start_response)
+        else:
+            operation = None
+            if request.mimetype == "application/x-www-form-urlencoded" and raw:
+                operation = (parse_qs(raw.decode(errors="replace")).get("Action") or [None])[0]
+        if "." in target:
+            operation = target.split(".", 1)[1]
+
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+        if _is_read(request.method, operation) or not service:
+            return self.moto_app(environ, start_response)
+        with self.state.lock:
+            chunks = list(self.moto_app(environ, start_response))
+            backend = SIGNING_TO_BACKEND.get(service, service)
+            try:
+                if backend in FAN_OUT_SERVICES:
+                    self.state.save_all_backends({backend})
+                else:
+                    self.state.save_backends(backend)
+            except (KeyError, ValueError, ModuleNotFoundError):
+                pass  # not a moto backend name: nothing of ours to persist
+        return chunks
+
+    @staticmethod
+    def _json_response(result: dict[str, Any]) -> Response:
+        return Response(json.dumps(result, default=str), mimetype="application/x-amz-json-1.1")
+
+    @staticmethod
+    def _respond(produce: Callable[[], Response], environ: dict, start_response: Callable) -> Any:
+        try:
+            response = produce()
+        except AwsError as error:
+            response = Response(
+                json.dumps({"__type": error.code, "message": error.message, "Message": error.message}),
+                status=error.status,
+                mimetype="application/x-amz-json-1.1",
+                headers={"x-amzn-ErrorType": error.code},
+            )
+        except Exception as error:  # a bug of ours: say so in AWS's shape rather than hang up
+            traceback.print_exc()
+            response = Response(
+                json.dumps({"__type": "InternalFailure", "message": f"local cloud error: {error!r}"}),
+                status=500,
+                mimetype="application/x-amz-json-1.1",
+            )
+        return response(environ, start_response)

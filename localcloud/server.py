@@ -1,0 +1,92 @@
+"""The local cloud's server: moto's app behind our gateway, on 127.0.0.1 only.
+
+``python -m localcloud.server`` runs it in the foreground; the CLI starts it in the background.
+Service modules plug in through ``install(cloud)``: they register handlers and restart what was
+running (pipeline executions, endpoints) from the state folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from . import config
+from .gateway import Gateway
+from .state import StateStore
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without a log line per request (endpoints get thousands)."""
+
+    def log_request(self, code="-", size="-"):  # noqa: ARG002 - werkzeug's signature
+        if isinstance(code, int) and code >= 500:
+            super().log_request(code, size)
+
+
+class LocalCloud:
+    """One running local cloud: its state, its gateway and its HTTP server."""
+
+    def __init__(self, state_dir: Path | None = None, port: int = 0, host: str = "127.0.0.1"):
+        self.state = StateStore(state_dir or config.state_dir())
+        self.gateway = Gateway(DomainDispatcherApplication(create_backend_app), self.state)
+        self._server = make_server(host, port, self.gateway, threaded=True, request_handler=QuietRequestHandler)
+        self.host, self.port = self._server.server_address[:2]
+        self._thread: threading.Thread | None = None
+        self.services: list = []
+        self.stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client_environment(self) -> dict[str, str]:
+        return config.client_environment(self.url)
+
+    def start(self) -> LocalCloud:
+        from .services import install_all
+
+        self.state.restore_backends()
+        self.services = install_all(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud-http", daemon=True)
+        self._thread.start()
+        for service in self.services:
+            resume = getattr(service, "resume", None)
+            if resume:
+                resume()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for service in reversed(self.services):
+            shutdown = getattr(service, "shutdown", None)
+            if shutdown:
+                shutdown()
+        self._server.shutdown()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the local cloud in the foreground.")
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--port", type=int, default=config.port())
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cloud = LocalCloud(args.state_dir, args.port).start()
+    print(f"local cloud listening on {cloud.url} (state in {cloud.state.root})", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    cloud.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The service modules that extend moto, in the order they are installed."""
+
+from __future__ import annotations
+
+import importlib
+
+SERVICE_MODULES = [
+    "localcloud.sagemaker.jobs_api",
+    "localcloud.sagemaker.pipelines",
+    "localcloud.sagemaker.endpoints",
+    "localcloud.sagemaker.registry_events",
+]
+
+
+def install_all(cloud) -> list:
+    """Import each module and call its ``install(cloud)``; modules not written yet are skipped."""
+    installed = []
+    for name in SERVICE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as missing:
+            if missing.name == name:
+                continue
+            raise
+        installed.append(module.install(cloud))
+    return installed

@@ -1,0 +1,87 @@
+"""Durable state: moto's backends as pickles, our own records as JSON, all under one folder.
+
+A snapshot is written before the response that caused it is sent, so ``kill -9`` loses nothing
+an API call had reported as done. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from moto.backends import get_backend
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StateStore:
+    """The state folder. ``lock`` serialises moto access so snapshots never see a half-made change."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self._known_backends: set[str] = set()
+
+    # moto backends -------------------------------------------------------------------------
+    @property
+    def moto_dir(self) -> Path:
+        return self.root / "moto"
+
+    def restore_backends(self) -> list[str]:
+        restored = []
+        with self.lock:
+            for pickled in sorted(self.moto_dir.glob("*.pickle")):
+                backend_dict = get_backend(pickled.stem)
+                accounts = pickle.loads(pickled.read_bytes())
+                backend_dict.clear()
+                backend_dict.update(accounts)
+                self._known_backends.add(pickled.stem)
+                restored.append(pickled.stem)
+        return restored
+
+    def save_backends(self, *names: str) -> None:
+        with self.lock:
+            for name in names:
+                self._known_backends.add(name)
+                data = pickle.dumps(dict(get_backend(name)), protocol=pickle.HIGHEST_PROTOCOL)
+                atomic_write(self.moto_dir / f"{name}.pickle", data)
+
+    def save_all_backends(self, extra: set[str] | None = None) -> None:
+        self.save_backends(*sorted(self._known_backends | (extra or set())))
+
+    def note_backend(self, name: str) -> None:
+        self._known_backends.add(name)
+
+    # our own JSON records ------------------------------------------------------------------
+    def write_json(self, relative: str, record: Any) -> None:
+        atomic_write(self.root / relative, json.dumps(record, indent=1, default=str).encode())
+
+    def read_json(self, relative: str) -> Any:
+        return json.loads((self.root / relative).read_text())
+
+    def list_json(self, folder: str) -> list[Any]:
+        directory = self.root / folder
+        if not directory.is_dir():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+
+    def path(self, *parts: str) -> Path:
+        target = self.root.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
+        return target

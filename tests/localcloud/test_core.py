@@ -1,0 +1,34 @@
+"""The core: moto behind our gateway, state that survives a restart."""
+
+from __future__ import annotations
+
+import boto3
+
+from localcloud.server import LocalCloud
+from tests.localcloud.conftest import reset_moto
+
+
+def test_serves_on_loopback_and_persists_across_restart(tmp_path, monkeypatch):
+    reset_moto()
+    cloud = LocalCloud(tmp_path).start()
+    assert cloud.host == "127.0.0.1"
+    for key, value in cloud.client_environment().items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", endpoint_url=cloud.url)
+    s3.create_bucket(Bucket="kept-bucket")
+    s3.put_object(Bucket="kept-bucket", Key="data/x.csv", Body=b"a,b\n1,2\n")
+    sm = boto3.client("sagemaker", endpoint_url=cloud.url)
+    sm.create_model_package_group(ModelPackageGroupName="kept-group")
+    cloud.stop()
+    reset_moto()  # as if the process had died: only the state folder remains
+
+    again = LocalCloud(tmp_path).start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=again.url)
+        assert s3.get_object(Bucket="kept-bucket", Key="data/x.csv")["Body"].read() == b"a,b\n1,2\n"
+        sm = boto3.client("sagemaker", endpoint_url=again.url)
+        groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+        assert [g["ModelPackageGroupName"] for g in groups] == ["kept-group"]
+    finally:
+        again.stop()
+        reset_moto()
