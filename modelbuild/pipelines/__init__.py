@@ -1,0 +1,1 @@
+"""The ModelBuild SageMaker Pipeline: preprocess -> train -> evaluate -> register or fail."""

@@ -1,0 +1,133 @@
+"""Serving handlers for the SageMaker scikit-learn inference container.
+
+The training step copies this file into the model archive as `code/inference.py`; the registered
+model package's environment (SAGEMAKER_PROGRAM=inference.py,
+SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) makes the container load it.
+
+Requests (feature values only, in training column order, no header, no target):
+  text/csv          one row per line:            "17.99,10.38,...\n13.54,14.36,..."
+  application/json  {"instances": [[...], ...]}  or a bare list of rows [[...], ...]
+Response (application/json):
+  {"predictions": [{"label": 0, "probabilities": {"0": 0.98, "1": 0.02}}, ...]}
+Malformed requests raise ValueError with a message saying what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+import joblib
+import numpy as np
+
+MODEL_FILE = "model.joblib"
+JSON = "application/json"
+CSV = "text/csv"
+
+
+def model_fn(model_dir):
+    """Load the fitted classifier that train.py saved."""
+    path = os.path.join(model_dir, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{MODEL_FILE} not found in {model_dir}: the model archive must contain it at its root")
+    return joblib.load(path)
+
+
+def _text(body) -> str:
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            return bytes(body).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"request body must be UTF-8 text: {err}") from err
+    if isinstance(body, str):
+        return body
+    raise ValueError(f"request body must be bytes or str, got {type(body).__name__}")
+
+
+def _to_matrix(rows, source: str) -> np.ndarray:
+    """Turn a list of rows into a 2-D float array, or explain what is wrong with them."""
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{source}: expected a non-empty list of rows of feature values")
+    matrix = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, (list, tuple)):
+            raise ValueError(f"{source}: row {index} must be a list of numbers, got {type(row).__name__}")
+        values = []
+        for value in row:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                try:
+                    value = float(str(value).strip())
+                except ValueError:
+                    raise ValueError(
+                        f"{source}: row {index} holds {value!r}, expected numbers only "
+                        "(send feature values without a header row or labels)"
+                    ) from None
+            if not math.isfinite(value):
+                raise ValueError(f"{source}: row {index} holds {value!r}, expected finite numbers")
+            values.append(float(value))
+        matrix.append(values)
+    widths = {len(r) for r in matrix}
+    if len(widths) != 1:
+        raise ValueError(f"{source}: every row must have the same number of values, got lengths {sorted(widths)}")
+    return np.asarray(matrix, dtype=float)
+
+
+def input_fn(request_body, request_content_type):
+    """Parse a text/csv or application/json request into a 2-D array of features."""
+    content_type = (request_content_type or "").split(";")[0].strip().lower()
+    text = _text(request_body)
+    if content_type == CSV:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+        return _to_matrix(rows, "text/csv body")
+    if content_type == JSON:
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"application/json body is not valid JSON: {err}") from err
+        if isinstance(payload, dict):
+            if "instances" not in payload:
+                raise ValueError(
+                    'application/json body must be {"instances": [[...], ...]} or a list of rows; '
+                    f"got an object with keys {sorted(payload)}"
+                )
+            payload = payload["instances"]
+        return _to_matrix(payload, "application/json body")
+    raise ValueError(f"unsupported content type {request_content_type!r}: send {CSV} or {JSON}")
+
+
+def predict_fn(input_data, model):
+    """Predict labels and class probabilities; rejects rows of the wrong width."""
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and input_data.shape[1] != expected:
+        raise ValueError(
+            f"expected {expected} feature values per row, got {input_data.shape[1]} "
+            "(send features only, in training column order, without the target)"
+        )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd  # only needed to keep the feature names the model was fitted with
+
+        input_data = pd.DataFrame(input_data, columns=list(names))
+    probabilities = model.predict_proba(input_data)
+    classes = [int(c) for c in model.classes_]
+    predictions = []
+    for row in probabilities:
+        best = int(np.argmax(row))
+        predictions.append(
+            {
+                "label": classes[best],
+                "probabilities": {str(c): float(p) for c, p in zip(classes, row)},
+            }
+        )
+    return predictions
+
+
+def output_fn(prediction, accept):
+    """Serialise predictions as JSON (the only response type the package declares)."""
+    accept_type = (accept or JSON).split(";")[0].strip().lower()
+    if accept_type not in (JSON, "*/*"):
+        raise ValueError(f"unsupported accept type {accept!r}: this model responds with {JSON}")
+    return json.dumps({"predictions": prediction})

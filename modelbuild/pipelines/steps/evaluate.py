@@ -1,0 +1,83 @@
+"""Evaluate step: score the model on the test split (scripts/evaluate.py) into evaluation.json."""
+
+from __future__ import annotations
+
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+
+from pipelines.parameters import PipelineParameters
+from pipelines.paths import EVALUATE_SCRIPT, execution_s3_uri
+
+STEP_NAME = "Evaluate"
+OUTPUT_NAME = "evaluation"
+REPORT_FILE = "evaluation.json"
+PROPERTY_FILE_NAME = "EvaluationReport"
+# Where evaluate.py puts the test accuracy inside evaluation.json (SageMaker model-quality format).
+ACCURACY_JSON_PATH = "binary_classification_metrics.accuracy.value"
+
+
+def evaluation_report() -> PropertyFile:
+    """The PropertyFile through which later steps read values out of evaluation.json."""
+    return PropertyFile(name=PROPERTY_FILE_NAME, output_name=OUTPUT_NAME, path=REPORT_FILE)
+
+
+def evaluate_step(
+    session: PipelineSession,
+    params: PipelineParameters,
+    role: str,
+    image_uri: str,
+    bucket: str,
+    base_job_prefix: str,
+    preprocess: ProcessingStep,
+    train: TrainingStep,
+    report: PropertyFile,
+) -> ProcessingStep:
+    """A ProcessingStep reading model.tar.gz and test.csv, writing evaluation.json + confusion_matrix.png."""
+    processor = ScriptProcessor(
+        role=role,
+        image_uri=image_uri,
+        command=["python3"],
+        instance_count=1,
+        instance_type=params.processing_instance_type,
+        base_job_name=f"{base_job_prefix}-evaluate",
+        sagemaker_session=session,
+    )
+    test_uri = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+    step_args = processor.run(
+        code=str(EVALUATE_SCRIPT),
+        inputs=[
+            ProcessingInput(
+                input_name="model",
+                s3_input=ProcessingS3Input(
+                    s3_uri=train.properties.ModelArtifacts.S3ModelArtifacts,
+                    local_path="/opt/ml/processing/model",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                ),
+            ),
+            ProcessingInput(
+                input_name="test",
+                s3_input=ProcessingS3Input(
+                    s3_uri=test_uri,
+                    local_path="/opt/ml/processing/test",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                ),
+            ),
+        ],
+        outputs=[
+            ProcessingOutput(
+                output_name=OUTPUT_NAME,
+                s3_output=ProcessingS3Output(
+                    s3_uri=execution_s3_uri(bucket, base_job_prefix, "evaluation"),
+                    local_path="/opt/ml/processing/evaluation",
+                    s3_upload_mode="EndOfJob",
+                ),
+            )
+        ],
+        arguments=["--target-column", params.target_column],
+    )
+    return ProcessingStep(name=STEP_NAME, step_args=step_args, property_files=[report])
