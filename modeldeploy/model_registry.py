@@ -22,9 +22,9 @@ class NoApprovedModelPackage(RuntimeError):
 def latest_approved_model_package(sagemaker_client: Any, group_name: str) -> dict[str, Any]:
     """Return the ModelPackageSummary of the newest Approved package in group_name.
 
-    Pages through the group newest first and stops at the first Approved one;
-    the status is checked on every summary as well, so a backend that ignored
-    the filter could still never pick a pending or rejected package.
+    Pages through the group newest first and stops at the first page holding an
+    Approved one; the status is checked on every summary as well, so a backend
+    that ignored the filter could still never pick a pending or rejected package.
     """
     paginator = sagemaker_client.get_paginator("list_model_packages")
     pages = paginator.paginate(
@@ -35,12 +35,21 @@ def latest_approved_model_package(sagemaker_client: Any, group_name: str) -> dic
     )
     try:
         for page in pages:
-            for summary in page.get("ModelPackageSummaryList", []):
-                if summary.get("ModelApprovalStatus") == APPROVED:
-                    return summary
+            approved = [
+                summary
+                for summary in page.get("ModelPackageSummaryList", [])
+                if summary.get("ModelApprovalStatus") == APPROVED
+            ]
+            if approved:
+                return max(approved, key=_newest_first_key)
     except ClientError as error:
         raise NoApprovedModelPackage(_describe_client_error(group_name, error)) from error
     raise NoApprovedModelPackage(_explain_nothing_approved(sagemaker_client, group_name))
+
+
+def _newest_first_key(summary: dict[str, Any]) -> tuple[Any, int]:
+    """Creation time, then version number for packages registered within the same instant."""
+    return summary["CreationTime"], summary.get("ModelPackageVersion", 0)
 
 
 def _explain_nothing_approved(sagemaker_client: Any, group_name: str) -> str:
@@ -50,7 +59,7 @@ def _explain_nothing_approved(sagemaker_client: Any, group_name: str) -> str:
         return _describe_client_error(group_name, error)
 
     statuses: Counter[str] = Counter()
-    newest_arn = None
+    newest_arn = newest_pending_arn = None
     paginator = sagemaker_client.get_paginator("list_model_packages")
     for page in paginator.paginate(
         ModelPackageGroupName=group_name, SortBy="CreationTime", SortOrder="Descending"
@@ -58,6 +67,8 @@ def _explain_nothing_approved(sagemaker_client: Any, group_name: str) -> str:
         for summary in page.get("ModelPackageSummaryList", []):
             statuses[summary.get("ModelApprovalStatus", "unknown")] += 1
             newest_arn = newest_arn or summary["ModelPackageArn"]
+            if summary.get("ModelApprovalStatus") == "PendingManualApproval":
+                newest_pending_arn = newest_pending_arn or summary["ModelPackageArn"]
 
     if not statuses:
         return (
@@ -69,7 +80,7 @@ def _explain_nothing_approved(sagemaker_client: Any, group_name: str) -> str:
         f"No Approved model package in model package group {group_name!r} (found {found}). "
         "Approve one in SageMaker Studio (Models > Model registry > the version > Update status > Approved) "
         "or with: aws sagemaker update-model-package --model-approval-status Approved "
-        f"--model-package-arn {newest_arn}"
+        f"--model-package-arn {newest_pending_arn or newest_arn}"
     )
 
 
