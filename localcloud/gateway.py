@@ -70,11 +70,21 @@ class Gateway:
         self.state = state
         self.json_handlers: dict[tuple[str, str], JsonHandler] = {}
         self.raw_handlers: list[tuple[str, re.Pattern, RawHandler]] = []
+        self.query_handlers: dict[tuple[str, str], RawHandler] = {}
 
     # registration ------------------------------------------------------------------------
     def json(self, target_prefix: str, operation: str) -> Callable[[JsonHandler], JsonHandler]:
         def register(handler: JsonHandler) -> JsonHandler:
             self.json_handlers[(target_prefix, operation)] = handler
+            return handler
+
+        return register
+
+    def query(self, service: str, action: str) -> Callable[[RawHandler], RawHandler]:
+        """A query-protocol operation (``Action=...`` form bodies: IAM, CloudFormation, STS)."""
+
+        def register(handler: RawHandler) -> RawHandler:
+            self.query_handlers[(service, action)] = handler
             return handler
 
         return register
@@ -110,7 +120,13 @@ class Gateway:
         else:
             operation = None
             if request.mimetype == "application/x-www-form-urlencoded" and raw:
-                operation = (parse_qs(raw.decode(errors="replace")).get("Action") or [None])[0]
+                form = parse_qs(raw.decode(errors="replace"))
+                operation = (form.get("Action") or [None])[0]
+                handler = self.query_handlers.get((service or "", operation or ""))
+                if handler:
+                    call = Call(operation, {k: v[0] for k, v in form.items()}, region, ACCOUNT_ID, raw, headers,
+                                request.path, query=form)
+                    return self._respond(lambda: handler(call), environ, start_response)
         if "." in target:
             operation = target.split(".", 1)[1]
 

@@ -13,10 +13,12 @@ import signal
 import threading
 from pathlib import Path
 
+import boto3
+
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import config
+from . import DEFAULT_REGION, config
 from .gateway import Gateway
 from .state import StateStore
 
@@ -40,6 +42,8 @@ class LocalCloud:
         self._thread: threading.Thread | None = None
         self.services: list = []
         self.stopping = threading.Event()
+        self._clients: dict[tuple[str, str], object] = {}
+        self._clients_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -47,6 +51,19 @@ class LocalCloud:
 
     def client_environment(self) -> dict[str, str]:
         return config.client_environment(self.url)
+
+    def client(self, service: str, region: str = DEFAULT_REGION):
+        """A boto3 client for our own API: internal work goes through the same front door as users.
+
+        Clients are thread-safe once made, so one per service and region is shared.
+        """
+        with self._clients_lock:
+            key = (service, region)
+            if key not in self._clients:
+                session = boto3.session.Session(aws_access_key_id="localcloud", aws_secret_access_key="localcloud",
+                                                region_name=region)
+                self._clients[key] = session.client(service, endpoint_url=self.url)
+            return self._clients[key]
 
     def start(self) -> LocalCloud:
         from .services import install_all

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 SERVICE_MODULES = [
+    "localcloud.iam",
     "localcloud.sagemaker.jobs_api",
     "localcloud.sagemaker.pipelines",
     "localcloud.sagemaker.endpoints",
@@ -13,7 +14,7 @@ SERVICE_MODULES = [
 
 
 def install_all(cloud) -> list:
-    """Import each module and call its ``install(cloud)``; modules not written yet are skipped."""
+    """Import each module and call its ``install(cloud)``, keeping the services that have a lifecycle."""
     installed = []
     for name in SERVICE_MODULES:
         try:
@@ -22,5 +23,7 @@ def install_all(cloud) -> list:
             if missing.name == name:
                 continue
             raise
-        installed.append(module.install(cloud))
+        service = module.install(cloud)
+        if service is not None:
+            installed.append(service)
     return installed
