@@ -46,11 +46,14 @@ def load_model(model_dir: Path, work_dir: Path):
     """Unpack model.tar.gz (or use an already unpacked model.joblib) and load the classifier."""
     archive = Path(model_dir) / MODEL_ARCHIVE
     if archive.is_file():
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(work_dir, filter="data")
-            else:  # pragma: no cover - Pythons without extraction filters
-                tar.extractall(work_dir)
+        try:
+            with tarfile.open(archive) as tar:
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(work_dir, filter="data")
+                else:  # pragma: no cover - Pythons without extraction filters
+                    tar.extractall(work_dir)
+        except (tarfile.TarError, OSError) as err:
+            raise EvaluationError(f"cannot unpack {archive}: {err}") from err
         model_path = Path(work_dir) / MODEL_FILE
     else:
         model_path = Path(model_dir) / MODEL_FILE
