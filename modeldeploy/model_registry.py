@@ -61,9 +61,7 @@ def _explain_nothing_approved(sagemaker_client: Any, group_name: str) -> str:
     statuses: Counter[str] = Counter()
     newest_arn = newest_pending_arn = None
     paginator = sagemaker_client.get_paginator("list_model_packages")
-    for page in paginator.paginate(
-        ModelPackageGroupName=group_name, SortBy="CreationTime", SortOrder="Descending"
-    ):
+    for page in paginator.paginate(ModelPackageGroupName=group_name, SortBy="CreationTime", SortOrder="Descending"):
         for summary in page.get("ModelPackageSummaryList", []):
             statuses[summary.get("ModelApprovalStatus", "unknown")] += 1
             newest_arn = newest_arn or summary["ModelPackageArn"]

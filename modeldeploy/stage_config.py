@@ -81,9 +81,7 @@ def load_stage_config(path: Path | str, template_parameters: dict[str, dict[str,
     for key, value in raw_parameters.items():
         spec = template_parameters.get(key)
         if key in BUILD_PARAMETERS:
-            problems.append(
-                f"Parameters.{key} is set by build.py from the project and the model registry; remove it"
-            )
+            problems.append(f"Parameters.{key} is set by build.py from the project and the model registry; remove it")
         elif spec is None:
             problems.append(f"Parameters.{key}: unknown parameter; {_suggestion(key, template_parameters)}")
         else:
@@ -155,7 +153,7 @@ def _check_value(key: str, value: Any, spec: dict[str, Any]) -> str | None:
             return f"{name} must be true or false (a JSON boolean, without quotes), {got}"
         return None
     if not isinstance(value, str):
-        return f'{name} must be a string, {got}; put the value in double quotes'
+        return f"{name} must be a string, {got}; put the value in double quotes"
     allowed = [str(v) for v in spec.get("AllowedValues", [])]
     if allowed and value not in allowed:
         return f"{name} must be one of {', '.join(allowed)}, got {value!r}"

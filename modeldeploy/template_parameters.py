@@ -44,7 +44,7 @@ def load_template(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise TemplateError(f"{path}: template not found") from None
     try:
-        document = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(text, Loader=_CloudFormationLoader)
     except yaml.YAMLError as error:
         raise TemplateError(f"{path}: not valid YAML/JSON: {error}") from None
     if not isinstance(document, dict):

@@ -181,7 +181,9 @@ class StagingTest:
         measured = accuracy(self.csv_results.predictions, self.rows.labels)
         threshold = self.expectations.accuracy_threshold
         answered = sum(1 for label in self.csv_results.predictions if label is not None)
-        summary = f"accuracy {measured:.4f} on {len(self.rows.labels)} rows ({answered} answered), threshold {threshold}"
+        summary = (
+            f"accuracy {measured:.4f} on {len(self.rows.labels)} rows ({answered} answered), threshold {threshold}"
+        )
         if measured < threshold:
             raise CheckFailed(f"{summary}: below the threshold", detail=summary)
         return summary

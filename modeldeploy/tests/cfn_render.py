@@ -41,7 +41,7 @@ def _resolve(value: Any, values: dict[str, str], conditions: dict[str, bool]) ->
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, argument), = value.items()
+        ((key, argument),) = value.items()
         if key == "Ref":
             if argument == "AWS::NoValue":
                 return NO_VALUE

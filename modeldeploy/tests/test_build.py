@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,7 @@ def exported(name: str) -> dict:
     return json.loads(Path(name).read_text())
 
 
-def test_deploys_newest_approved_package_ignoring_pending_and_rejected(
-    sagemaker, group_name, repo_copy, monkeypatch
-):
+def test_deploys_newest_approved_package_ignoring_pending_and_rejected(sagemaker, group_name, repo_copy, monkeypatch):
     register_package(sagemaker, group_name, "Approved")
     newest_approved = register_package(sagemaker, group_name, "Approved")
     register_package(sagemaker, group_name, "Rejected")
@@ -87,10 +86,10 @@ class PagedRegistry:
 
 
 def test_pages_past_empty_pages_and_never_takes_an_unapproved_summary():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     def summary(arn, status):
-        return {"ModelPackageArn": arn, "ModelApprovalStatus": status, "CreationTime": datetime.now(timezone.utc)}
+        return {"ModelPackageArn": arn, "ModelApprovalStatus": status, "CreationTime": datetime.now(UTC)}
 
     registry = PagedRegistry(
         [
@@ -112,7 +111,9 @@ def test_no_approved_package_fails_and_says_how_to_approve(sagemaker, group_name
     assert "1 PendingManualApproval, 1 Rejected" in error
     assert "--model-approval-status Approved" in error
     assert pending in error
-    assert not any(Path(name).exists() for name in build_environment(group_name).values() if name.endswith((".yml", ".json")))
+    assert not any(
+        Path(name).exists() for name in build_environment(group_name).values() if name.endswith((".yml", ".json"))
+    )
 
 
 def test_empty_group_says_to_run_the_build_pipeline(sagemaker, group_name):

@@ -52,7 +52,7 @@ def test_unknown_top_level_key_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("EndpointInstanceCount", "2", "Parameters.EndpointInstanceCount must be an integer, got \"2\" (string)"),
+        ("EndpointInstanceCount", "2", 'Parameters.EndpointInstanceCount must be an integer, got "2" (string)'),
         ("EndpointInstanceCount", 1.5, "Parameters.EndpointInstanceCount must be an integer, got 1.5 (number)"),
         ("EnableDataCapture", "true", "Parameters.EnableDataCapture must be true or false"),
         ("EndpointInstanceType", 5, "Parameters.EndpointInstanceType must be a string, got 5 (number)"),
