@@ -107,11 +107,11 @@ def test_multiclass_models_get_the_multiclass_section(tmp_path):
 
 def test_missing_model_is_reported_clearly(step_run, tmp_path):
     message_file = tmp_path / "message"
-    result = run_script(
-        "evaluate.py", "--model-dir", str(tmp_path), "--test-dir", str(step_run["splits"] / "test"),
-        "--output-dir", str(tmp_path / "out"), "--message-file", str(message_file),
+    code = evaluate.main(
+        ["--model-dir", str(tmp_path), "--test-dir", str(step_run["splits"] / "test"),
+         "--output-dir", str(tmp_path / "out"), "--message-file", str(message_file)]
     )
-    assert result.returncode == 1
+    assert code == 1
     assert "no model.tar.gz containing model.joblib" in message_file.read_text()
 
 

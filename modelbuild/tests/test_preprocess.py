@@ -122,13 +122,12 @@ def test_missing_or_ambiguous_input_file_is_rejected(input_dir, tmp_path):
         preprocess.preprocess(input_dir, tmp_path / "out")
 
 
-def test_script_failure_exits_non_zero_and_leaves_exit_message(input_dir, tmp_path):
+def test_script_failure_exits_non_zero_and_leaves_exit_message(input_dir, tmp_path, capsys):
     write_csv(input_dir, "a,b\n1,2\n")
     message_file = tmp_path / "output" / "message"
-    result = run_script(
-        "preprocess.py", "--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out"),
-        "--message-file", str(message_file),
+    code = preprocess.main(
+        ["--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out"), "--message-file", str(message_file)]
     )
-    assert result.returncode == 1
-    assert "target column 'target' not found" in result.stderr
+    assert code == 1
+    assert "target column 'target' not found" in capsys.readouterr().err
     assert "set the TargetColumn pipeline parameter" in message_file.read_text()
