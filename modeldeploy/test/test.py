@@ -67,20 +67,20 @@ def parse_args(argv: list[str] | None, environ: dict[str, str]) -> argparse.Name
     parser.add_argument(
         "--latency-budget-ms",
         type=float,
-        default=float(environ.get("LATENCY_BUDGET_MS", "500")),
+        default=environ.get("LATENCY_BUDGET_MS", "500"),
         help="p95 per-request latency budget in milliseconds (env LATENCY_BUDGET_MS)",
     )
     parser.add_argument(
         "--timeout-seconds",
         type=float,
-        default=float(environ.get("ENDPOINT_WAIT_TIMEOUT_SECONDS", "1800")),
+        default=environ.get("ENDPOINT_WAIT_TIMEOUT_SECONDS", "1800"),
         help="how long to wait for InService (env ENDPOINT_WAIT_TIMEOUT_SECONDS)",
     )
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="pause between status checks")
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=int(environ.get("INVOKE_BATCH_SIZE", "10")),
+        default=environ.get("INVOKE_BATCH_SIZE", "10"),
         help="CSV rows per invoke_endpoint request (env INVOKE_BATCH_SIZE)",
     )
     args = parser.parse_args(argv)
