@@ -24,7 +24,10 @@ def test_report_uses_model_quality_format(step_run):
         assert set(section[name]) == {"value", "standard_deviation"}
         assert 0.0 <= section[name]["value"] <= 1.0
         assert 0.0 <= section[name]["standard_deviation"] < 0.2
-    assert set(section["receiver_operating_characteristic_curve"]) == {"false_positive_rates", "true_positive_rates"}
+    assert set(section["receiver_operating_characteristic_curve"]) == {
+        "false_positive_rates",
+        "true_positive_rates",
+    }
 
 
 def test_metrics_agree_with_scikit_learn_on_the_test_split(step_run):
@@ -64,16 +67,21 @@ def test_a_degenerate_model_scores_below_the_default_threshold(step_run, tmp_pat
     report = evaluate.evaluate(tmp_path / "model", splits / "test", tmp_path / "eval")
     accuracy = report["binary_classification_metrics"]["accuracy"]["value"]
     assert accuracy < DEFAULT_ACCURACY_THRESHOLD
-    good = json.loads(step_run["evaluation"].read_text())["binary_classification_metrics"]["accuracy"]["value"]
+    good = json.loads(step_run["evaluation"].read_text())["binary_classification_metrics"]["accuracy"][
+        "value"
+    ]
     assert good >= DEFAULT_ACCURACY_THRESHOLD
 
 
 def test_runs_as_a_script_on_a_model_archive(step_run, tmp_path):
     result = run_script(
         "evaluate.py",
-        "--model-dir", str(step_run["archive"].parent),
-        "--test-dir", str(step_run["splits"] / "test"),
-        "--output-dir", str(tmp_path / "evaluation"),
+        "--model-dir",
+        str(step_run["archive"].parent),
+        "--test-dir",
+        str(step_run["splits"] / "test"),
+        "--output-dir",
+        str(tmp_path / "evaluation"),
     )
     assert result.returncode == 0, result.stderr
     written = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
@@ -93,7 +101,9 @@ def test_defaults_are_sagemaker_processing_paths():
 def test_multiclass_models_get_the_multiclass_section(tmp_path):
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1, 2], 40)
-    frame = pd.DataFrame({"target": labels, "x": labels + rng.normal(0, 0.3, 120), "y": rng.normal(0, 1, 120)})
+    frame = pd.DataFrame(
+        {"target": labels, "x": labels + rng.normal(0, 0.3, 120), "y": rng.normal(0, 1, 120)}
+    )
     (tmp_path / "train").mkdir()
     (tmp_path / "test").mkdir()
     frame.to_csv(tmp_path / "train" / "train.csv", index=False)
@@ -108,8 +118,16 @@ def test_multiclass_models_get_the_multiclass_section(tmp_path):
 def test_missing_model_is_reported_clearly(step_run, tmp_path):
     message_file = tmp_path / "message"
     code = evaluate.main(
-        ["--model-dir", str(tmp_path), "--test-dir", str(step_run["splits"] / "test"),
-         "--output-dir", str(tmp_path / "out"), "--message-file", str(message_file)]
+        [
+            "--model-dir",
+            str(tmp_path),
+            "--test-dir",
+            str(step_run["splits"] / "test"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--message-file",
+            str(message_file),
+        ]
     )
     assert code == 1
     assert "no model.tar.gz containing model.joblib" in message_file.read_text()

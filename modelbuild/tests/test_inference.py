@@ -39,7 +39,7 @@ def test_csv_in_json_out(served, test_rows):
     response = invoke(served, body, "text/csv")
     predictions = response["predictions"]
     assert len(predictions) == 5
-    for prediction, expected in zip(predictions, labels.head(5)):
+    for prediction, expected in zip(predictions, labels.head(5), strict=True):
         assert prediction["label"] == expected
         assert set(prediction["probabilities"]) == {"0", "1"}
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)
@@ -55,7 +55,7 @@ def test_json_instances_and_bare_list_give_the_same_answer(served, test_rows):
 
 
 def test_predictions_match_the_model(served, test_rows):
-    module, model = served
+    _, model = served
     features, _ = test_rows
     response = invoke(served, features.to_csv(header=False, index=False), "text/csv")
     assert [p["label"] for p in response["predictions"]] == model.predict(features).tolist()
@@ -71,10 +71,20 @@ def test_predictions_match_the_model(served, test_rows):
         ('{"rows": [[1, 2]]}', "application/json", 'must be {"instances"'),
         ('{"instances": [[1, 2], [1]]}', "application/json", "same number of values"),
         ('{"instances": [1, 2]}', "application/json", "row 0 must be a list of numbers"),
-        ('[[1, NaN]]', "application/json", "expected finite numbers"),
+        ("[[1, NaN]]", "application/json", "expected finite numbers"),
         ("1,2", "application/x-npy", "unsupported content type"),
     ],
-    ids=["csv-header", "wrong-width", "empty", "bad-json", "no-instances", "ragged", "flat-list", "nan", "content-type"],
+    ids=[
+        "csv-header",
+        "wrong-width",
+        "empty",
+        "bad-json",
+        "no-instances",
+        "ragged",
+        "flat-list",
+        "nan",
+        "content-type",
+    ],
 )
 def test_malformed_requests_raise_value_error_saying_what_was_expected(served, body, content_type, expected):
     module, model = served

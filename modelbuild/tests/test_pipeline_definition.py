@@ -69,14 +69,19 @@ def test_shipped_dataset_is_uploaded_as_the_default_input(definition):
 
 def test_preprocess_reads_input_parameter_and_writes_three_splits(definition):
     args = steps_by_name(definition)["Preprocess"]["Arguments"]
-    assert args["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/preprocess.py"]
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/preprocess.py",
+    ]
     assert get("Parameters.TargetColumn") in args["AppSpecification"]["ContainerArguments"]
     inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
     assert inputs["input"]["S3Uri"] == get("Parameters.InputDataUrl")
     assert s3_object(inputs["code"]["S3Uri"]) == (SCRIPTS / "preprocess.py").read_bytes()
     outputs = {o["OutputName"]: o["S3Output"]["LocalPath"] for o in args["ProcessingOutputConfig"]["Outputs"]}
     assert outputs == {name: f"/opt/ml/processing/{name}" for name in ("train", "validation", "test")}
-    assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == get("Parameters.ProcessingInstanceType")
+    assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == get(
+        "Parameters.ProcessingInstanceType"
+    )
     assert "sagemaker-scikit-learn:1.2-1-cpu-py3" in args["AppSpecification"]["ImageUri"]
 
 
@@ -113,7 +118,7 @@ def test_training_code_upload_holds_train_and_inference_scripts(definition):
                     if member.isfile():
                         payload[member.name.lstrip("./")] = tar.extractfile(member).read()
         else:
-            payload[key[len(prefix):].lstrip("/")] = body
+            payload[key[len(prefix) :].lstrip("/")] = body
     assert payload["train.py"] == (SCRIPTS / "training" / "train.py").read_bytes()
     assert payload["inference.py"] == (SCRIPTS / "training" / "inference.py").read_bytes()
 
@@ -123,7 +128,9 @@ def test_evaluate_reads_trained_model_and_test_split(definition):
     inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
     assert inputs["model"]["S3Uri"] == get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
     assert inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
-    assert inputs["test"]["S3Uri"] == get("Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri")
+    assert inputs["test"]["S3Uri"] == get(
+        "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    )
     assert s3_object(inputs["code"]["S3Uri"]) == (SCRIPTS / "evaluate.py").read_bytes()
     assert step["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
@@ -154,8 +161,12 @@ def test_condition_compares_the_accuracy_evaluate_writes_with_the_threshold(defi
 def test_fail_message_states_measured_accuracy_and_threshold(definition):
     message = steps_by_name(definition)["AccuracyBelowThreshold"]["Arguments"]["ErrorMessage"]["Std:Join"]
     values = message["Values"]
-    assert {"Std:JsonGet": {"PropertyFile": get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
-                            "Path": "binary_classification_metrics.accuracy.value"}} in values
+    assert {
+        "Std:JsonGet": {
+            "PropertyFile": get("Steps.Evaluate.PropertyFiles.EvaluationReport"),
+            "Path": "binary_classification_metrics.accuracy.value",
+        }
+    } in values
     assert get("Parameters.AccuracyThreshold") in values
     assert any("below" in v for v in values if isinstance(v, str))
 
@@ -168,7 +179,10 @@ def test_register_packages_trained_artifacts_as_deployable_sklearn_model(definit
     assert len(spec["Containers"]) == 1
     container = spec["Containers"][0]
     assert container["ModelDataUrl"] == get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
-    assert container["Image"] == f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert (
+        container["Image"]
+        == f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     assert spec["SupportedContentTypes"] == ["text/csv", "application/json"]

@@ -71,8 +71,13 @@ def test_target_column_is_moved_first(input_dir, tmp_path):
 def test_runs_as_a_script_with_container_style_arguments(input_dir, tmp_path):
     shutil.copy(SHIPPED_CSV, input_dir)
     result = run_script(
-        "preprocess.py", "--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out"),
-        "--target-column", "target",
+        "preprocess.py",
+        "--input-dir",
+        str(input_dir),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--target-column",
+        "target",
     )
     assert result.returncode == 0, result.stderr
     for name in ("train", "validation", "test"):
@@ -90,14 +95,30 @@ def test_defaults_are_sagemaker_processing_paths():
     ("text", "target", "expected"),
     [
         ("a,b\n1,2\n3,4\n", "target", "target column 'target' not found"),
-        ("target,a,b\n0,1,x\n1,2,3\n0,1,2\n1,4,5\n", "target", "numeric, but ['b'] are not (column 'b' holds 'x')"),
+        (
+            "target,a,b\n0,1,x\n1,2,3\n0,1,2\n1,4,5\n",
+            "target",
+            "numeric, but ['b'] are not (column 'b' holds 'x')",
+        ),
         ("target,a\n", "target", "has a header but no data rows"),
         ("target,a\n" + "1,0.5\n" * 10, "target", "has a single class (1)"),
-        ("target,a\nyes,1\nno,2\nyes,3\nno,4\n", "target", "integer class labels such as 0 and 1, found 'yes'"),
+        (
+            "target,a\nyes,1\nno,2\nyes,3\nno,4\n",
+            "target",
+            "integer class labels such as 0 and 1, found 'yes'",
+        ),
         ("target,a\n0,1\n1,\n0,2\n1,3\n", "target", "feature columns ['a'] have missing values"),
         ("target,a\n" + "0,1\n" * 10 + "1,2\n", "target", "class 1 has only 1 row(s)"),
     ],
-    ids=["missing-target", "non-numeric", "header-only", "single-class", "string-labels", "missing-values", "tiny-class"],
+    ids=[
+        "missing-target",
+        "non-numeric",
+        "header-only",
+        "single-class",
+        "string-labels",
+        "missing-values",
+        "tiny-class",
+    ],
 )
 def test_bad_data_is_rejected_with_a_message_naming_the_problem(input_dir, tmp_path, text, target, expected):
     write_csv(input_dir, text)
@@ -126,7 +147,14 @@ def test_script_failure_exits_non_zero_and_leaves_exit_message(input_dir, tmp_pa
     write_csv(input_dir, "a,b\n1,2\n")
     message_file = tmp_path / "output" / "message"
     code = preprocess.main(
-        ["--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out"), "--message-file", str(message_file)]
+        [
+            "--input-dir",
+            str(input_dir),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--message-file",
+            str(message_file),
+        ]
     )
     assert code == 1
     assert "target column 'target' not found" in capsys.readouterr().err

@@ -74,7 +74,10 @@ def test_report_of_a_failed_execution_names_the_step_and_reason():
     assert code == 1
     text = out.getvalue()
     assert "Preprocess" in text and "Succeeded" in text
-    assert "Step 'AccuracyBelowThreshold' failed: Model accuracy 0.62 is below the AccuracyThreshold of 0.9" in text
+    assert (
+        "Step 'AccuracyBelowThreshold' failed: Model accuracy 0.62 is below the AccuracyThreshold of 0.9"
+        in text
+    )
 
 
 def test_report_of_a_success_exits_zero():
@@ -93,15 +96,24 @@ def test_report_without_a_failed_step_uses_the_execution_reason():
 
 
 def test_missing_settings_name_their_environment_variables(monkeypatch, capsys):
-    for name in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "MODEL_PACKAGE_GROUP_NAME",
-                 "SAGEMAKER_PIPELINE_NAME", "SAGEMAKER_PROJECT_NAME"):
+    for name in (
+        "SAGEMAKER_PIPELINE_ROLE_ARN",
+        "ARTIFACT_BUCKET",
+        "MODEL_PACKAGE_GROUP_NAME",
+        "SAGEMAKER_PIPELINE_NAME",
+        "SAGEMAKER_PROJECT_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit) as exit_info:
         run_pipeline.main(["--region", "us-east-1"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    for name in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "MODEL_PACKAGE_GROUP_NAME",
-                 "SAGEMAKER_PIPELINE_NAME"):
+    for name in (
+        "SAGEMAKER_PIPELINE_ROLE_ARN",
+        "ARTIFACT_BUCKET",
+        "MODEL_PACKAGE_GROUP_NAME",
+        "SAGEMAKER_PIPELINE_NAME",
+    ):
         assert name in error
 
 
@@ -141,21 +153,40 @@ def test_upserts_with_project_tags_and_starts_from_the_codebuild_environment(aws
     tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]}
     assert tags["sagemaker:project-name"] == "demo"
     assert tags["sagemaker:project-id"] == "p-test1234"
-    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")["PipelineExecutionSummaries"]
+    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")[
+        "PipelineExecutionSummaries"
+    ]
     assert len(executions) == 1
 
     # A second run updates the same pipeline instead of failing on the name.
     assert run_pipeline.main(["--no-wait"], io.StringIO()) == 0
-    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")["PipelineExecutionSummaries"]
+    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")[
+        "PipelineExecutionSummaries"
+    ]
     assert len(executions) == 2
 
 
 def test_definition_cli_writes_json(aws, tmp_path):
     target = tmp_path / "out" / "pipeline-definition.json"
     code = get_pipeline_definition.main(
-        ["--region", REGION, "--role-arn", ROLE, "--default-bucket", BUCKET,
-         "--model-package-group-name", GROUP, "--pipeline-name", "p", "--base-job-prefix", "demo",
-         "--input-data-url", f"s3://{BUCKET}/elsewhere/data.csv", "--file-name", str(target)],
+        [
+            "--region",
+            REGION,
+            "--role-arn",
+            ROLE,
+            "--default-bucket",
+            BUCKET,
+            "--model-package-group-name",
+            GROUP,
+            "--pipeline-name",
+            "p",
+            "--base-job-prefix",
+            "demo",
+            "--input-data-url",
+            f"s3://{BUCKET}/elsewhere/data.csv",
+            "--file-name",
+            str(target),
+        ],
         io.StringIO(),
     )
     assert code == 0

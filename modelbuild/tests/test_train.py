@@ -16,7 +16,9 @@ def test_model_and_serving_code_land_in_the_model_dir(step_run):
         "code/inference.py",
         "model.joblib",
     ]
-    assert (model_dir / "code" / "inference.py").read_bytes() == (SCRIPTS / "training" / "inference.py").read_bytes()
+    assert (model_dir / "code" / "inference.py").read_bytes() == (
+        SCRIPTS / "training" / "inference.py"
+    ).read_bytes()
 
 
 def test_trained_model_predicts_held_out_rows_well(step_run):
@@ -31,7 +33,13 @@ def test_runs_like_the_sagemaker_driver_with_env_channels_and_cli_hyperparameter
     splits = step_run["splits"]
     model_dir = tmp_path / "model"
     result = run_script(
-        "training/train.py", "--C", "0.5", "--max_iter", "200", "--target_column", "target",
+        "training/train.py",
+        "--C",
+        "0.5",
+        "--max_iter",
+        "200",
+        "--target_column",
+        "target",
         env={
             "SM_CHANNEL_TRAIN": str(splits / "train"),
             "SM_CHANNEL_VALIDATION": str(splits / "validation"),

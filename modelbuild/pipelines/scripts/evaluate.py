@@ -71,7 +71,9 @@ def load_test_split(test_dir: Path, target_column: str) -> tuple[pd.DataFrame, n
         raise EvaluationError(f"expected {path} from the preprocess step's 'test' output")
     frame = pd.read_csv(path)
     if target_column not in frame.columns:
-        raise EvaluationError(f"test.csv has no '{target_column}' column: set TargetColumn to the label column")
+        raise EvaluationError(
+            f"test.csv has no '{target_column}' column: set TargetColumn to the label column"
+        )
     if frame.empty:
         raise EvaluationError("test.csv has no rows: the input data set is too small")
     return frame.drop(columns=[target_column]), frame[target_column].to_numpy()
@@ -119,7 +121,9 @@ def confusion(labels: np.ndarray, predicted: np.ndarray, classes: list[int]) -> 
     return {str(a): {str(p): int(matrix[i][j]) for j, p in enumerate(classes)} for i, a in enumerate(classes)}
 
 
-def binary_metrics(labels: np.ndarray, predicted: np.ndarray, positive_scores: np.ndarray, classes: list[int]) -> dict:
+def binary_metrics(
+    labels: np.ndarray, predicted: np.ndarray, positive_scores: np.ndarray, classes: list[int]
+) -> dict:
     """Metrics for two classes; the larger label (1) is the positive class."""
     positive = classes[1]
     is_positive = labels == positive
@@ -167,8 +171,12 @@ def multiclass_metrics(labels: np.ndarray, predicted: np.ndarray, classes: list[
 
 
 def plot_confusion_matrix(report: dict, path: Path) -> None:
-    """Save the confusion matrix as a labelled heat map PNG."""
-    import matplotlib
+    """Save the confusion matrix as a labelled heat map PNG (skipped, with a warning, without matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"warning: matplotlib is not installed in this image, {path.name} not written", file=sys.stderr)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -187,8 +195,14 @@ def plot_confusion_matrix(report: dict, path: Path) -> None:
     threshold = counts.max() / 2 if counts.size else 0
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
-                    color="white" if counts[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                color="white" if counts[i, j] > threshold else "black",
+            )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

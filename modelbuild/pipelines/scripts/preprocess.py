@@ -58,7 +58,9 @@ def find_input_csv(input_dir: Path) -> Path:
 def read_csv(path: Path) -> pd.DataFrame:
     """Read the CSV, turning pandas' errors for empty files into a clear message."""
     if path.stat().st_size == 0:
-        raise DataValidationError(f"input file {path.name} is empty: upload a CSV with a header row and data rows")
+        raise DataValidationError(
+            f"input file {path.name} is empty: upload a CSV with a header row and data rows"
+        )
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as err:
@@ -96,9 +98,7 @@ def validate(frame: pd.DataFrame, target_column: str) -> pd.DataFrame:
         )
     missing = [c for c in features.columns if features[c].isna().any()]
     if missing:
-        raise DataValidationError(
-            f"feature columns {missing} have missing values: fill or drop those rows"
-        )
+        raise DataValidationError(f"feature columns {missing} have missing values: fill or drop those rows")
 
     target = frame[target_column]
     if target.isna().any():
@@ -126,7 +126,9 @@ def split(
     frame: pd.DataFrame, target_column: str, validation_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, pd.DataFrame]:
     """Stratified, seeded train/validation/test split."""
-    if not (0 < validation_fraction < 1 and 0 < test_fraction < 1 and validation_fraction + test_fraction < 1):
+    if not (
+        0 < validation_fraction < 1 and 0 < test_fraction < 1 and validation_fraction + test_fraction < 1
+    ):
         raise DataValidationError(
             f"validation fraction {validation_fraction} and test fraction {test_fraction} must each "
             "be between 0 and 1 and sum to less than 1"

@@ -45,7 +45,9 @@ def train_step(
     )
     step_args = trainer.train(
         input_data_config=[
-            InputData(channel_name="train", data_source=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
+            InputData(
+                channel_name="train", data_source=outputs["train"].S3Output.S3Uri, content_type="text/csv"
+            ),
             InputData(
                 channel_name="validation",
                 data_source=outputs["validation"].S3Output.S3Uri,

@@ -32,7 +32,9 @@ def model_fn(model_dir):
     """Load the fitted classifier that train.py saved."""
     path = os.path.join(model_dir, MODEL_FILE)
     if not os.path.isfile(path):
-        raise ValueError(f"{MODEL_FILE} not found in {model_dir}: the model archive must contain it at its root")
+        raise ValueError(
+            f"{MODEL_FILE} not found in {model_dir}: the model archive must contain it at its root"
+        )
     return joblib.load(path)
 
 
@@ -71,7 +73,9 @@ def _to_matrix(rows, source: str) -> np.ndarray:
         matrix.append(values)
     widths = {len(r) for r in matrix}
     if len(widths) != 1:
-        raise ValueError(f"{source}: every row must have the same number of values, got lengths {sorted(widths)}")
+        raise ValueError(
+            f"{source}: every row must have the same number of values, got lengths {sorted(widths)}"
+        )
     return np.asarray(matrix, dtype=float)
 
 
@@ -119,7 +123,7 @@ def predict_fn(input_data, model):
         predictions.append(
             {
                 "label": classes[best],
-                "probabilities": {str(c): float(p) for c, p in zip(classes, row)},
+                "probabilities": {str(c): float(p) for c, p in zip(classes, row)},  # noqa: B905 (py3.9 image)
             }
         )
     return predictions

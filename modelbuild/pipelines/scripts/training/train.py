@@ -101,7 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--C", dest="c", type=float, default=1.0, help="inverse regularization strength")
     parser.add_argument("--max_iter", type=int, default=1000, help="solver iteration limit")
     parser.add_argument("--target-column", "--target_column", dest="target_column", default="target")
-    parser.add_argument("--train-dir", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
+    parser.add_argument(
+        "--train-dir", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    )
     parser.add_argument(
         "--validation-dir",
         type=Path,
@@ -113,7 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    metrics = train(args.train_dir, args.model_dir, args.validation_dir, args.target_column, args.c, args.max_iter)
+    metrics = train(
+        args.train_dir, args.model_dir, args.validation_dir, args.target_column, args.c, args.max_iter
+    )
     for name, value in metrics.items():
         # "name=value;" lines are what a MetricDefinition regex picks up from the job's logs.
         print(f"{name}={value:.6f};")
