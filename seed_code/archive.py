@@ -116,9 +116,7 @@ def list_seed_files(folder: Path) -> dict[str, int]:
     if candidates is None:
         candidates = _walked_files(folder)
     files = {
-        path: mode
-        for path, mode in candidates.items()
-        if not is_excluded(path) and (folder / path).is_file()
+        path: mode for path, mode in candidates.items() if not is_excluded(path) and (folder / path).is_file()
     }
     if not files:
         raise ValueError(
@@ -155,15 +153,12 @@ def build_seed_archive(source: Path, destination: Path) -> SeedArchive:
     listed = list_seed_files(source)
     contents = {path: ((source / path).read_bytes(), mode) for path, mode in listed.items()}
     digest = write_deterministic_zip(contents, destination)
-    return SeedArchive(
-        name=source.name, path=Path(destination), sha256=digest, files=tuple(sorted(listed))
-    )
+    return SeedArchive(name=source.name, path=Path(destination), sha256=digest, files=tuple(sorted(listed)))
 
 
 def build_seed_archives(repo_root: Path, out_dir: Path) -> dict[str, SeedArchive]:
     """Build `<out_dir>/<folder>.zip` for each seed folder of the repository at `repo_root`."""
     repo_root, out_dir = Path(repo_root), Path(out_dir)
     return {
-        folder: build_seed_archive(repo_root / folder, out_dir / f"{folder}.zip")
-        for folder in SEED_FOLDERS
+        folder: build_seed_archive(repo_root / folder, out_dir / f"{folder}.zip") for folder in SEED_FOLDERS
     }

@@ -1,0 +1,1 @@
+"""The resources each SageMaker project gets, one construct per concern."""
