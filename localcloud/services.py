@@ -6,6 +6,7 @@ import importlib
 
 SERVICE_MODULES = [
     "localcloud.iam",
+    "localcloud.events",
     "localcloud.sagemaker.jobs_api",
     "localcloud.sagemaker.pipelines",
     "localcloud.sagemaker.endpoints",

@@ -6,7 +6,9 @@ an API call had reported as done. Writes are atomic (temp file + rename).
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import pickle
 import tempfile
@@ -15,6 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from moto.backends import get_backend
+
+log = logging.getLogger("localcloud.state")
+_LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+
+
+class _BackendPickler(pickle.Pickler):
+    """Pickles moto's backends; their locks come back as fresh, unheld locks."""
+
+    def reducer_override(self, obj):
+        factory = _LOCK_TYPES.get(type(obj))
+        if factory is not None:
+            return factory, ()
+        return NotImplemented
+
+
+def dump_backend(value) -> bytes:
+    buffer = io.BytesIO()
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -59,7 +80,11 @@ class StateStore:
         with self.lock:
             for name in names:
                 self._known_backends.add(name)
-                data = pickle.dumps(dict(get_backend(name)), protocol=pickle.HIGHEST_PROTOCOL)
+                try:
+                    data = dump_backend(dict(get_backend(name)))
+                except (TypeError, pickle.PicklingError, AttributeError) as error:
+                    log.error("state of %s cannot be saved and will not survive a restart: %s", name, error)
+                    continue
                 atomic_write(self.moto_dir / f"{name}.pickle", data)
 
     def save_all_backends(self, extra: set[str] | None = None) -> None:

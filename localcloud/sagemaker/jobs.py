@@ -27,7 +27,7 @@ class JobFailed(Exception):
 
 
 class JobStore:
-    """Describe*Job records, one JSON file each."""
+    """Describe*Job records, one JSON file each; names are case-insensitive, as in SageMaker's ARNs."""
 
     FOLDERS = {"processing": "sagemaker/processing-jobs", "training": "sagemaker/training-jobs"}
 
@@ -39,10 +39,10 @@ class JobStore:
         name = record["ProcessingJobName"] if kind == "processing" else record["TrainingJobName"]
         record["LastModifiedTime"] = time.time()
         with self._lock:
-            self.state.write_json(f"{self.FOLDERS[kind]}/{name}.json", record)
+            self.state.write_json(f"{self.FOLDERS[kind]}/{name.lower()}.json", record)
 
     def load(self, kind: str, name: str) -> dict[str, Any] | None:
-        path = self.state.root / self.FOLDERS[kind] / f"{name}.json"
+        path = self.state.root / self.FOLDERS[kind] / f"{name.lower()}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
     def all(self, kind: str) -> list[dict[str, Any]]:

@@ -1,0 +1,172 @@
+"""Model server processes: started in the sandbox, watched until ``/ping`` answers, stopped, and
+recorded by pid so that the next run of the local cloud can clear servers a crash left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from localcloud import sandbox
+from localcloud.serving.proxy import Upstream
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the localcloud package
+SERVER_MODULE = "localcloud.serving.model_server"
+PORT_FILE = "server-port"
+STARTUP_TIMEOUT_SECONDS = 120.0
+
+
+class ServerFailed(Exception):
+    """The model server exited or never became healthy; the message says why."""
+
+
+class _Launcher:
+    """Starts every server from one thread that lives as long as the process.
+
+    bubblewrap's ``--die-with-parent`` uses PR_SET_PDEATHSIG, which fires when the *thread* that
+    started it ends: a server started from a request thread would die with that request.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def call(self, job: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="model-server-launcher", daemon=True)
+                self._thread.start()
+        future: Future = Future()
+        self._jobs.put((job, future))
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            job, future = self._jobs.get()
+            try:
+                future.set_result(job())
+            except BaseException as error:  # noqa: BLE001 - handed back to the caller
+                future.set_exception(error)
+
+
+LAUNCHER = _Launcher()
+
+
+def _last_log_line(log_path: Path) -> str:
+    """The line that best explains a failure: the last ``ERROR:`` line, else the last line."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 16384))
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.startswith("ERROR:"):
+            return line[len("ERROR:"):].strip()
+    return lines[-1] if lines else ""
+
+
+class ModelServer:
+    """One running model server (one production variant of one endpoint)."""
+
+    def __init__(self, variant: str, folder: Path, process: subprocess.Popen, record: Path):
+        self.variant = variant
+        self.folder = folder
+        self.process = process
+        self.record = record
+        self.upstream: Upstream | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "server.log"
+
+    def failure_reason(self) -> str:
+        line = _last_log_line(self.log_path)
+        code = self.process.poll()
+        status = f"exited with code {code}" if code is not None else "is not answering"
+        return f"the model server of variant {self.variant} {status}" + (f": {line}" if line else "")
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_SECONDS, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Block until ``GET /ping`` answers 200; raise ServerFailed if it exits or times out."""
+        port_file = self.folder / "ml" / PORT_FILE
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while time.monotonic() < deadline:
+            if cancelled():
+                raise ServerFailed("cancelled")
+            if self.process.poll() is not None:
+                raise ServerFailed(self.failure_reason())
+            if self.upstream is None and port_file.exists():
+                self.upstream = Upstream("127.0.0.1", int(port_file.read_text()))
+            if self.upstream is not None and self.upstream.ping():
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+        raise ServerFailed(f"the model server of variant {self.variant} did not answer /ping within {timeout:.0f} s; "
+                           f"last log line: {_last_log_line(self.log_path) or '(none)'}")
+
+    def stop(self) -> None:
+        """Kill the server's process group and forget its pid; its log stays."""
+        if self.upstream is not None:
+            self.upstream.close()
+        _kill_group(self.process.pid)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.record.unlink(missing_ok=True)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # started in its own session: the group is bwrap and the server
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def start(folder: Path, variant: str, environment: dict[str, str], records: Path) -> ModelServer:
+    """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ml" / PORT_FILE).unlink(missing_ok=True)
+    env = {**environment, "PYTHONPATH": str(PACKAGE_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = ["python3", "-m", SERVER_MODULE, "--port-file", f"/opt/ml/{PORT_FILE}"]
+    process = LAUNCHER.call(lambda: sandbox.start(folder / "ml", argv, env, folder / "server.log"))
+    records.mkdir(parents=True, exist_ok=True)
+    record = records / f"{uuid.uuid4().hex}.json"
+    record.write_text(json.dumps({"pid": process.pid, "folder": str(folder), "variant": variant}))
+    return ModelServer(variant, folder, process, record)
+
+
+def _is_our_server(pid: int, folder: str) -> bool:
+    """Guard against pid reuse: only a bwrap whose command line names the server's folder."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(argv) and argv[0].endswith(b"bwrap") and any(folder.encode() in arg for arg in argv)
+
+
+def clear_stale(records: Path) -> int:
+    """Kill servers recorded by an earlier run of the local cloud (after ``kill -9``); returns how many."""
+    killed = 0
+    for record in sorted(records.glob("*.json")) if records.is_dir() else []:
+        try:
+            entry = json.loads(record.read_text())
+            if _is_our_server(int(entry["pid"]), entry["folder"]):
+                _kill_group(int(entry["pid"]))
+                killed += 1
+        except (OSError, ValueError, KeyError):
+            pass
+        record.unlink(missing_ok=True)
+    return killed
