@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -172,6 +173,8 @@ def multiclass_metrics(labels: np.ndarray, predicted: np.ndarray, classes: list[
 
 def plot_confusion_matrix(report: dict, path: Path) -> None:
     """Save the confusion matrix as a labelled heat map PNG (skipped, with a warning, without matplotlib)."""
+    # Containers often run with a read-only home: give matplotlib a writable cache directory.
+    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="matplotlib-"))
     try:
         import matplotlib
     except ImportError:
