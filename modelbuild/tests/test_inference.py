@@ -103,3 +103,26 @@ def test_missing_model_file_is_explained(served, tmp_path):
     module, _ = served
     with pytest.raises(ValueError, match="model.joblib not found"):
         module.model_fn(str(tmp_path))
+
+
+def test_registered_package_environment_finds_the_handlers_inside_the_archive(definition, step_run, tmp_path):
+    """What the serving container does with the registered package: unpack ModelDataUrl into
+    /opt/ml/model, then import SAGEMAKER_SUBMIT_DIRECTORY/SAGEMAKER_PROGRAM."""
+    register = definition["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+    environment = register["InferenceSpecification"]["Containers"][0]["Environment"]
+    model_root = tmp_path / "opt_ml_model"
+    with tarfile.open(step_run["archive"]) as tar:
+        tar.extractall(model_root, filter="data")
+    submit_dir = environment["SAGEMAKER_SUBMIT_DIRECTORY"]
+    assert submit_dir.startswith("/opt/ml/model/")
+    program = model_root / submit_dir.removeprefix("/opt/ml/model/") / environment["SAGEMAKER_PROGRAM"]
+    spec = importlib.util.spec_from_file_location("container_program", program)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.model_fn(str(model_root))
+    row = pd.read_csv(step_run["splits"] / "test" / "test.csv").drop(columns=["target"]).head(1)
+    body = row.to_csv(header=False, index=False)
+    response = json.loads(
+        module.output_fn(module.predict_fn(module.input_fn(body, "text/csv"), model), "application/json")
+    )
+    assert response["predictions"][0]["label"] in (0, 1)
