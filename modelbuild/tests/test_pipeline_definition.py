@@ -224,3 +224,44 @@ def test_explicit_input_url_must_be_s3():
     assert build_parameters("s3://b/k.csv").input_data_url.default_value == "s3://b/k.csv"
     with pytest.raises(ValueError, match="s3:// URI"):
         build_parameters("data/breast_cancer.csv")
+
+
+def substitute(value, values: dict):
+    """Resolve Get / Std:Join placeholders the way the pipeline service does at run time."""
+    if isinstance(value, list):
+        return [substitute(v, values) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Get"}:
+            return values[value["Get"]]
+        if set(value) == {"Std:Join"}:
+            join = value["Std:Join"]
+            return join["On"].join(str(substitute(v, values)) for v in join["Values"])
+        return {k: substitute(v, values) for k, v in value.items()}
+    return value
+
+
+def test_register_arguments_are_a_valid_create_model_package_request(definition):
+    run_values = {
+        "Parameters.ModelApprovalStatus": "PendingManualApproval",
+        "Parameters.TargetColumn": "target",
+        "Parameters.AccuracyThreshold": 0.9,
+        "Steps.Train.ModelArtifacts.S3ModelArtifacts": f"s3://{BUCKET}/demo/models/job/output/model.tar.gz",
+        "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri": f"s3://{BUCKET}/demo/e1/evaluation",
+        "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri": f"s3://{BUCKET}/demo/e1/preprocess/test",
+    }
+    request = substitute(steps_by_name(definition)["Register"]["Arguments"], run_values)
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert package["ModelPackageGroupName"] == GROUP
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["CustomerMetadataProperties"] == {
+        "TestDataS3Uri": f"s3://{BUCKET}/demo/e1/preprocess/test/test.csv",
+        "TargetColumn": "target",
+        "AccuracyThreshold": "0.9",
+    }
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == f"s3://{BUCKET}/demo/models/job/output/model.tar.gz"
+    statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"] == f"s3://{BUCKET}/demo/e1/evaluation/evaluation.json"
