@@ -125,6 +125,7 @@ class ModelServer:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        _wait_group_gone(self.process.pid)
         self.record.unlink(missing_ok=True)
 
 
@@ -133,6 +134,17 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)  # started in its own session: the group is bwrap and the server
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Return once no process of the group is left, so its port is free when stop() returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.005)
 
 
 def start(folder: Path, variant: str, environment: dict[str, str], records: Path) -> ModelServer:
@@ -165,6 +177,7 @@ def clear_stale(records: Path) -> int:
             entry = json.loads(record.read_text())
             if _is_our_server(int(entry["pid"]), entry["folder"]):
                 _kill_group(int(entry["pid"]))
+                _wait_group_gone(int(entry["pid"]))
                 killed += 1
         except (OSError, ValueError, KeyError):
             pass
