@@ -71,8 +71,13 @@ def wait_for_execution(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict:
-    """Poll DescribePipelineExecution until the execution ends; return the last description."""
+    """Poll DescribePipelineExecution until the execution ends; return the last description.
+
+    Polls quickly at first and backs off to ``poll_seconds``, so short runs are reported as soon
+    as they end and long ones cost few calls.
+    """
     deadline = clock() + timeout_seconds
+    interval = min(1.0, poll_seconds)
     while True:
         description = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
         if description["PipelineExecutionStatus"] in TERMINAL_STATUSES:
@@ -82,7 +87,8 @@ def wait_for_execution(
                 f"pipeline execution {execution_arn} still {description['PipelineExecutionStatus']} "
                 f"after {timeout_seconds:.0f}s: raise --timeout-minutes or check it in SageMaker Studio"
             )
-        sleep(poll_seconds)
+        sleep(interval)
+        interval = min(interval * 1.5, poll_seconds)
 
 
 def execution_steps(client, execution_arn: str) -> list[dict]:
@@ -160,7 +166,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--parameters", default=None, help="JSON object of parameter overrides for this run")
     parser.add_argument("--no-wait", action="store_true", help="start the execution and return")
-    parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--poll-seconds", type=float, default=30.0, help="longest wait between status checks")
     parser.add_argument("--timeout-minutes", type=float, default=120.0)
     return parser
 

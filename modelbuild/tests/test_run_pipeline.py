@@ -31,12 +31,12 @@ class FakeSageMaker:
         return self.pages.pop(0)
 
 
-def test_waits_until_the_execution_ends():
-    client = FakeSageMaker(statuses=["Executing", "Executing", "Failed"])
+def test_waits_until_the_execution_ends_backing_off_to_the_poll_interval():
+    client = FakeSageMaker(statuses=["Executing"] * 6 + ["Failed"])
     sleeps = []
     result = run_pipeline.wait_for_execution(client, ARN, 5, 600, sleep=sleeps.append, clock=lambda: 0)
     assert result["PipelineExecutionStatus"] == "Failed"
-    assert sleeps == [5, 5]
+    assert sleeps == [1.0, 1.5, 2.25, 3.375, 5, 5]
 
 
 def test_wait_gives_up_at_the_timeout_with_a_hint():
