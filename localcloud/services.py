@@ -11,6 +11,9 @@ SERVICE_MODULES = [
     "localcloud.sagemaker.pipelines",
     "localcloud.sagemaker.endpoints",
     "localcloud.sagemaker.registry_events",
+    "localcloud.codecommit",
+    "localcloud.servicecatalog",
+    "localcloud.sagemaker.projects",
 ]
 
 
