@@ -131,7 +131,9 @@ def delete_model_packages(sagemaker, group: str) -> int:
     """Delete the group's model packages (a group with versions cannot be deleted)."""
     arns = []
     try:
-        pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
+        pages = sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, ModelPackageType="Versioned"
+        )
         for page in pages:
             arns.extend(summary["ModelPackageArn"] for summary in page.get("ModelPackageSummaryList", []))
     except sagemaker.exceptions.ClientError as error:
