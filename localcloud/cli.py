@@ -6,7 +6,10 @@ import argparse
 import sys
 import time
 
+from botocore.exceptions import ClientError
+
 from . import config, daemon
+from .commands import endpoints, pipelines, registry
 
 
 def cmd_start(args) -> int:
@@ -54,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stop", help="stop it; its state stays").set_defaults(run=cmd_stop)
     commands.add_parser("status", help="is it running, and where").set_defaults(run=cmd_status)
     commands.add_parser("env", help="print the environment that points AWS clients at it").set_defaults(run=cmd_env)
+    for module in (registry, pipelines, endpoints):
+        module.add_parser(commands)
     return parser
 
 
@@ -63,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ClientError as error:
+        print(f"error: {error.response['Error'].get('Message') or error}", file=sys.stderr)
         return 1
 
 

@@ -1,0 +1,24 @@
+"""Subcommands of the ``localcloud`` CLI that act on what runs inside it, through the AWS APIs."""
+
+from __future__ import annotations
+
+import boto3
+
+from .. import DEFAULT_REGION, config, daemon
+
+
+def client(service: str):
+    """A boto3 client for the running local cloud, or a clear error if it is not running."""
+    current = daemon.status()
+    if not current.running:
+        raise RuntimeError("the local cloud is not running: start it with 'localcloud start'")
+    env = config.client_environment(current.url)
+    return boto3.client(service, endpoint_url=current.url, region_name=DEFAULT_REGION,
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=False))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
