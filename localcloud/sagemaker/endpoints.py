@@ -27,7 +27,12 @@ from typing import Any
 import boto3
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError as MotoValidationError
-from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.models import (
+    FakeEndpoint,
+    FakeEndpointConfig,
+    SageMakerModelBackend,
+    sagemaker_backends,
+)
 from werkzeug.wrappers import Response
 
 from localcloud.errors import AwsError
@@ -88,8 +93,13 @@ class EndpointService:
         self._runtimes: dict[Key, Runtime] = {}
         self._lock = threading.Lock()
         self._stopping = False
-        self._s3 = boto3.client("s3", endpoint_url=cloud.url, region_name="us-east-1",
-                                aws_access_key_id="localcloud", aws_secret_access_key="localcloud")
+        self._s3 = boto3.client(
+            "s3",
+            endpoint_url=cloud.url,
+            region_name="us-east-1",
+            aws_access_key_id="localcloud",
+            aws_secret_access_key="localcloud",
+        )
         self.logs = LogShipper(self.state)
 
     # lifecycle hooks (called by moto's backend, under the state lock) --------------------------
@@ -97,8 +107,16 @@ class EndpointService:
         endpoint.endpoint_status = "Creating"
         endpoint.failure_reason = None
         runtime = self._new_runtime(_key(backend, endpoint.endpoint_name))
-        self._spawn(self._create, backend, endpoint.endpoint_name, runtime, runtime.generation,
-                    endpoint.endpoint_config_name, None, None)
+        self._spawn(
+            self._create,
+            backend,
+            endpoint.endpoint_name,
+            runtime,
+            runtime.generation,
+            endpoint.endpoint_config_name,
+            None,
+            None,
+        )
 
     def on_update(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config_name: str) -> None:
         endpoint.endpoint_status = "Updating"
@@ -138,8 +156,7 @@ class EndpointService:
     def _is_current(self, key: Key, runtime: Runtime, generation: int) -> bool:
         return not self._stopping and self._runtimes.get(key) is runtime and runtime.generation == generation
 
-    def _deploy(self, key: Key, specs: list[VariantSpec], config_name: str,
-                cancelled) -> Fleet:
+    def _deploy(self, key: Key, specs: list[VariantSpec], config_name: str, cancelled) -> Fleet:
         """Lay out and start a server per variant, all loading at once; healthy or DeploymentError."""
         folder = self.root / key[1] / key[2] / f"{int(time.time())}-{uuid.uuid4().hex[:6]}"
         deployed = Fleet(config_name, specs)
@@ -147,7 +164,8 @@ class EndpointService:
             for spec in specs:
                 environment = artifacts.prepare(self._s3, spec, folder / spec.variant_name / "ml")
                 deployed.servers[spec.variant_name] = fleet.start(
-                    folder / spec.variant_name, spec.variant_name, environment, self.records)
+                    folder / spec.variant_name, spec.variant_name, environment, self.records
+                )
                 self.logs.follow(key, spec.variant_name, folder / spec.variant_name / "server.log")
             for server in deployed.servers.values():
                 server.wait_ready(cancelled=cancelled)
@@ -159,8 +177,16 @@ class EndpointService:
             raise DeploymentError(f"the local cloud could not start the model servers: {error!r}") from error
         return deployed
 
-    def _create(self, backend, name: str, runtime: Runtime, generation: int, config_name: str,
-                recorded: list[VariantSpec] | None, then_update: str | None) -> None:
+    def _create(
+        self,
+        backend,
+        name: str,
+        runtime: Runtime,
+        generation: int,
+        config_name: str,
+        recorded: list[VariantSpec] | None,
+        then_update: str | None,
+    ) -> None:
         """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given)."""
         key = _key(backend, name)
         cancelled = lambda: not self._is_current(key, runtime, generation)  # noqa: E731
@@ -192,8 +218,10 @@ class EndpointService:
             deployed = self._deploy(key, specs, config_name, cancelled)
         except DeploymentError as error:
             old = runtime.active.config_name if runtime.active else "its previous configuration"
-            reason = (f"Update to endpoint configuration {config_name} failed and was rolled back; "
-                      f"the endpoint still serves {old}: {error}")
+            reason = (
+                f"Update to endpoint configuration {config_name} failed and was rolled back; "
+                f"the endpoint still serves {old}: {error}"
+            )
             self._settle(backend, name, runtime, generation, status="InService", reason=reason)
             return
         previous = runtime.active
@@ -203,8 +231,16 @@ class EndpointService:
         else:
             self._retire(deployed)
 
-    def _settle(self, backend, name: str, runtime: Runtime, generation: int, status: str,
-                reason: str | None = None, fleet_: Fleet | None = None) -> bool:
+    def _settle(
+        self,
+        backend,
+        name: str,
+        runtime: Runtime,
+        generation: int,
+        status: str,
+        reason: str | None = None,
+        fleet_: Fleet | None = None,
+    ) -> bool:
         """Record the outcome if this deployment is still the endpoint's latest; False if superseded."""
         key = _key(backend, name)
         with self.state.lock:
@@ -220,7 +256,9 @@ class EndpointService:
                     config = backend.endpoint_configs.get(fleet_.config_name)
                     endpoint.endpoint_config_name = fleet_.config_name
                     if config is not None:
-                        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+                        endpoint.production_variants = endpoint._process_production_variants(
+                            config.production_variants
+                        )
                 runtime.active = fleet_
                 self._write_record(key, fleet_)
             self.state.save_backends("sagemaker")
@@ -228,7 +266,7 @@ class EndpointService:
         return True
 
     def _retire(self, deployed: Fleet) -> None:
-        for variant, server in deployed.servers.items():
+        for server in deployed.servers.values():
             self.logs.unfollow(server.log_path)
             server.stop()
             shutil.rmtree(server.folder / "ml", ignore_errors=True)
@@ -259,7 +297,9 @@ class EndpointService:
                         continue
                     key = _key(backend, endpoint.endpoint_name)
                     runtime = self._new_runtime(key)
-                    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get("EndpointConfigName")
+                    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get(
+                        "EndpointConfigName"
+                    )
                     recorded = self._read_record(key)
                     if endpoint.endpoint_status == "Creating" or recorded is None:
                         config_name, specs = endpoint.endpoint_config_name, None
@@ -267,8 +307,16 @@ class EndpointService:
                         config_name, specs = recorded
                     if pending == config_name:
                         pending = None
-                    self._spawn(self._create, backend, endpoint.endpoint_name, runtime, runtime.generation,
-                                config_name, specs, pending)
+                    self._spawn(
+                        self._create,
+                        backend,
+                        endpoint.endpoint_name,
+                        runtime,
+                        runtime.generation,
+                        config_name,
+                        specs,
+                        pending,
+                    )
 
     def shutdown(self) -> None:
         self._stopping = True
@@ -309,10 +357,14 @@ class EndpointService:
     def invoke(self, call) -> Response:
         name = call.match["name"]
         if len(call.raw) > MAX_PAYLOAD_BYTES:
-            raise AwsError("ValidationError", (
-                f"Request payload of {len(call.raw)} bytes exceeds the InvokeEndpoint limit of "
-                f"{MAX_PAYLOAD_BYTES} bytes (6 MB): send fewer rows per request, or use batch transform "
-                "or asynchronous inference for large payloads."))
+            raise AwsError(
+                "ValidationError",
+                (
+                    f"Request payload of {len(call.raw)} bytes exceeds the InvokeEndpoint limit of "
+                    f"{MAX_PAYLOAD_BYTES} bytes (6 MB): send fewer rows per request, or use batch transform "
+                    "or asynchronous inference for large payloads."
+                ),
+            )
         backend = sagemaker_backends[call.account][call.region]
         endpoint = backend.endpoints.get(name)
         if endpoint is None:
@@ -323,15 +375,24 @@ class EndpointService:
         deployed = runtime.active if runtime else None
         if endpoint.endpoint_status not in INVOCABLE or deployed is None:
             detail = f": {endpoint.failure_reason}" if endpoint.failure_reason else ""
-            raise AwsError("ValidationError", (
-                f"Endpoint {name} of account {call.account} is {endpoint.endpoint_status}, not InService{detail}. "
-                "Wait until DescribeEndpoint reports InService (boto3 waiter 'endpoint_in_service')."))
+            raise AwsError(
+                "ValidationError",
+                (
+                    f"Endpoint {name} of account {call.account} is {endpoint.endpoint_status}, "
+                    f"not InService{detail}. "
+                    "Wait until DescribeEndpoint reports InService (boto3 waiter 'endpoint_in_service')."
+                ),
+            )
         target = call.headers.get("x-amzn-sagemaker-target-variant")
         if target:
             if target not in deployed.servers:
-                raise AwsError("ValidationError", (
-                    f"Target variant {target} does not exist on endpoint {name}: choose one of "
-                    f"{', '.join(sorted(deployed.servers))}."))
+                raise AwsError(
+                    "ValidationError",
+                    (
+                        f"Target variant {target} does not exist on endpoint {name}: choose one of "
+                        f"{', '.join(sorted(deployed.servers))}."
+                    ),
+                )
             variant = target
         else:
             variant = choose_variant(deployed.weights(endpoint))
@@ -339,8 +400,9 @@ class EndpointService:
         try:
             answer = server.upstream.post("/invocations", call.raw, forwarded_headers(call.headers))
         except UpstreamUnavailable as error:
-            return responses.model_error(call.region, call.account, name, variant, 500,
-                                         f"{error} ({server.failure_reason()})")
+            return responses.model_error(
+                call.region, call.account, name, variant, 500, f"{error} ({server.failure_reason()})"
+            )
         if 200 <= answer.status < 300:
             return responses.success(answer.body, answer.content_type, variant, answer.custom_attributes)
         message = answer.body.decode("utf-8", errors="replace").strip()
@@ -374,8 +436,12 @@ def _endpoint_arn(backend, name: str) -> str:
 def _create_endpoint(original):
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]):
         if endpoint_name in self.endpoints:
-            raise MotoValidationError(f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".')
-        endpoint = original(self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags)
+            raise MotoValidationError(
+                f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
+            )
+        endpoint = original(
+            self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags
+        )
         if _SERVICE is not None:
             _SERVICE.on_create(self, endpoint)
         return endpoint
@@ -392,7 +458,9 @@ def _delete_endpoint(original):
     return delete_endpoint
 
 
-def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
+def update_endpoint(
+    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str
+) -> FakeEndpoint:
     """UpdateEndpoint, which moto lacks: validates as SageMaker does, then deploys blue/green."""
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:
@@ -402,8 +470,9 @@ def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_co
         raise MotoValidationError(f'Could not find endpoint configuration "{arn}".')
     if endpoint.endpoint_status != "InService":
         raise MotoValidationError(
-            f'Cannot update endpoint "{_endpoint_arn(self, endpoint_name)}" while it is {endpoint.endpoint_status}: '
-            "wait until it is InService.")
+            f'Cannot update endpoint "{_endpoint_arn(self, endpoint_name)}" '
+            f"while it is {endpoint.endpoint_status}: wait until it is InService."
+        )
     if _SERVICE is not None:
         _SERVICE.on_update(self, endpoint, endpoint_config_name)
     else:
@@ -413,45 +482,18 @@ def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_co
     return endpoint
 
 
-def _endpoint_from_cfn_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-    """A stack update that changes the endpoint's configuration is an UpdateEndpoint, as in AWS."""
-    properties = cloudformation_json["Properties"]
-    backend = sagemaker_backends[account_id][region_name]
-    if properties.get("EndpointName", original_resource.endpoint_name) != original_resource.endpoint_name:
-        backend.delete_endpoint(original_resource.endpoint_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-    if properties["EndpointConfigName"] != original_resource.endpoint_config_name:
-        backend.update_endpoint(original_resource.endpoint_name, properties["EndpointConfigName"])
-    return original_resource
-
-
-def _model_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-    """AWS::SageMaker::Model with ``Containers`` (moto requires ``PrimaryContainer``)."""
-    properties = cloudformation_json["Properties"]
-    return sagemaker_backends[account_id][region_name].create_model(
-        model_name=resource_name,
-        execution_role_arn=properties["ExecutionRoleArn"],
-        primary_container=properties.get("PrimaryContainer"),
-        vpc_config=properties.get("VpcConfig"),
-        containers=properties.get("Containers"),
-        tags=properties.get("Tags"),
-    )
-
-
 def patch_moto() -> None:
-    """Hook moto's SageMaker backend and CloudFormation models, once per process."""
+    """Hook moto's SageMaker backend once per process.
+
+    CloudFormation's SageMaker resources call these same backend methods, so stacks get
+    serving endpoints too (and a stack update that changes the configuration calls
+    ``update_endpoint``)."""
     with _PATCH_LOCK:
         if getattr(SageMakerModelBackend, "_localcloud_endpoints", False):
             return
         SageMakerModelBackend.create_endpoint = _create_endpoint(SageMakerModelBackend.create_endpoint)
         SageMakerModelBackend.delete_endpoint = _delete_endpoint(SageMakerModelBackend.delete_endpoint)
         SageMakerModelBackend.update_endpoint = update_endpoint
-        # Explicit names in templates are honoured, as CloudFormation does for these types.
-        FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")
-        FakeEndpointConfig.cloudformation_name_type = staticmethod(lambda: "EndpointConfigName")
-        Model.cloudformation_name_type = staticmethod(lambda: "ModelName")
-        FakeEndpoint.update_from_cloudformation_json = classmethod(_endpoint_from_cfn_update)
-        Model.create_from_cloudformation_json = classmethod(_model_from_cfn)
         SageMakerModelBackend._localcloud_endpoints = True
 
 

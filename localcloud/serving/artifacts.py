@@ -64,12 +64,14 @@ def resolve_variant(backend: Any, variant: dict[str, Any]) -> VariantSpec:
     name = variant.get("VariantName", "")
     model = backend._models.get(variant.get("ModelName"))
     if model is None:
-        raise DeploymentError(f"variant {name}: model {variant.get('ModelName')!r} does not exist (CreateModel first)")
+        raise DeploymentError(
+            f"variant {name}: model {variant.get('ModelName')!r} does not exist (CreateModel first)"
+        )
     containers = list(model.containers or [])
     if len(containers) > 1:
         raise DeploymentError(
-            f"model {model.model_name} is a serial inference pipeline of {len(containers)} containers, which the "
-            "local cloud does not serve: give the model one PrimaryContainer"
+            f"model {model.model_name} is a serial inference pipeline of {len(containers)} containers, "
+            "which the local cloud does not serve: give the model one PrimaryContainer"
         )
     container = model.primary_container or (containers[0] if containers else None)
     if not container:
@@ -79,7 +81,9 @@ def resolve_variant(backend: Any, variant: dict[str, Any]) -> VariantSpec:
     url, uncompressed = _model_data(container)
     package_name = container.get("ModelPackageName")
     if package_name:
-        package = backend.model_packages.get(backend.model_package_name_mapping.get(package_name, package_name))
+        package = backend.model_packages.get(
+            backend.model_package_name_mapping.get(package_name, package_name)
+        )
         if package is None:
             raise DeploymentError(f"model {model.model_name}: model package {package_name} not found")
         package_containers = (package.inference_specification or {}).get("Containers") or []
@@ -124,7 +128,9 @@ def _download(s3: Any, uri: str, destination: Path, what: str) -> None:
 
 def _fetch_archive(s3: Any, uri: str, scratch: Path, destination: Path, what: str) -> None:
     if not uri.endswith((".tar.gz", ".tgz")):
-        raise DeploymentError(f"{what} {uri} must be a .tar.gz archive (or use ModelDataSource with CompressionType None)")
+        raise DeploymentError(
+            f"{what} {uri} must be a .tar.gz archive (or use ModelDataSource with CompressionType None)"
+        )
     _download(s3, uri, scratch, what)
     archive = scratch / uri.rsplit("/", 1)[-1]
     _extract(archive, destination, f"{what} {uri}")
@@ -134,7 +140,7 @@ def _fetch_archive(s3: Any, uri: str, scratch: Path, destination: Path, what: st
 def _host_path(ml_dir: Path, container_path: str) -> Path | None:
     """Where a container path under /opt/ml lives on the host, or None if elsewhere."""
     if container_path == CONTAINER_ML or container_path.startswith(CONTAINER_ML + "/"):
-        return ml_dir / container_path[len(CONTAINER_ML):].lstrip("/")
+        return ml_dir / container_path[len(CONTAINER_ML) :].lstrip("/")
     return None
 
 
@@ -151,7 +157,9 @@ def prepare(s3: Any, spec: VariantSpec, ml_dir: Path) -> dict[str, str]:
             _fetch_archive(s3, spec.model_data_url, scratch, model_dir, "model artifact")
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
         if submit.startswith("s3://"):
-            _fetch_archive(s3, submit, scratch, ml_dir / "code", "source archive (SAGEMAKER_SUBMIT_DIRECTORY)")
+            _fetch_archive(
+                s3, submit, scratch, ml_dir / "code", "source archive (SAGEMAKER_SUBMIT_DIRECTORY)"
+            )
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = SOURCE_SUBMIT_DIR
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -160,7 +168,11 @@ def prepare(s3: Any, spec: VariantSpec, ml_dir: Path) -> dict[str, str]:
         environment.setdefault("SAGEMAKER_SUBMIT_DIRECTORY", MODEL_SUBMIT_DIR)
         code_dir = _host_path(ml_dir, environment["SAGEMAKER_SUBMIT_DIRECTORY"])
         if code_dir is not None and not (code_dir / program).is_file():
-            where = "code/ of model.tar.gz" if code_dir == ml_dir / "model" / "code" else environment["SAGEMAKER_SUBMIT_DIRECTORY"]
+            where = (
+                "code/ of model.tar.gz"
+                if code_dir == ml_dir / "model" / "code"
+                else environment["SAGEMAKER_SUBMIT_DIRECTORY"]
+            )
             raise DeploymentError(
                 f"inference script {program} (SAGEMAKER_PROGRAM) is not in {where}: package it there "
                 f"or fix SAGEMAKER_PROGRAM/SAGEMAKER_SUBMIT_DIRECTORY of model {spec.model_name}"

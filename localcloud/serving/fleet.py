@@ -68,12 +68,14 @@ def _last_log_line(log_path: Path) -> str:
     try:
         with open(log_path, "rb") as log:
             log.seek(max(0, log.seek(0, os.SEEK_END) - 16384))
-            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+            lines = [
+                line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()
+            ]
     except OSError:
         return ""
     for line in reversed(lines):
         if line.startswith("ERROR:"):
-            return line[len("ERROR:"):].strip()
+            return line[len("ERROR:") :].strip()
     return lines[-1] if lines else ""
 
 
@@ -97,7 +99,9 @@ class ModelServer:
         status = f"exited with code {code}" if code is not None else "is not answering"
         return f"the model server of variant {self.variant} {status}" + (f": {line}" if line else "")
 
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_SECONDS, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def wait_ready(
+        self, timeout: float = STARTUP_TIMEOUT_SECONDS, cancelled: Callable[[], bool] = lambda: False
+    ) -> None:
         """Block until ``GET /ping`` answers 200; raise ServerFailed if it exits or times out."""
         port_file = self.folder / "ml" / PORT_FILE
         deadline = time.monotonic() + timeout
@@ -113,8 +117,10 @@ class ModelServer:
                 return
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
-        raise ServerFailed(f"the model server of variant {self.variant} did not answer /ping within {timeout:.0f} s; "
-                           f"last log line: {_last_log_line(self.log_path) or '(none)'}")
+        raise ServerFailed(
+            f"the model server of variant {self.variant} did not answer /ping within {timeout:.0f} s; "
+            f"last log line: {_last_log_line(self.log_path) or '(none)'}"
+        )
 
     def stop(self) -> None:
         """Kill the server's process group and forget its pid; its log stays."""

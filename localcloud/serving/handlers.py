@@ -65,12 +65,16 @@ def default_input_fn(body: bytes, content_type: str) -> np.ndarray:
             raise ValueError(f"application/json body is not valid JSON: {error}") from None
         if isinstance(payload, dict):
             if "instances" not in payload:
-                raise ValueError('application/json body must be a list of rows or {"instances": [[...], ...]}')
+                raise ValueError(
+                    'application/json body must be a list of rows or {"instances": [[...], ...]}'
+                )
             payload = payload["instances"]
         try:
             return np.asarray(payload, dtype=float).reshape(len(payload), -1)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"application/json body must hold rows of numbers of equal length: {error}") from None
+            raise ValueError(
+                f"application/json body must hold rows of numbers of equal length: {error}"
+            ) from None
     if media == NPY:
         return np.load(io.BytesIO(body), allow_pickle=False)
     raise ValueError(f"unsupported content type {content_type!r}: send {CSV}, {JSON} or {NPY}")
@@ -109,8 +113,9 @@ def load_script(submit_dir: str, program: str) -> Any:
     if not script.is_file():
         present = sorted(p.name for p in Path(submit_dir).iterdir()) if Path(submit_dir).is_dir() else []
         raise ScriptError(
-            f"inference script {program!r} not found in {submit_dir} (found: {', '.join(present) or 'nothing'}): "
-            "put it under code/ in model.tar.gz and set SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY"
+            f"inference script {program!r} not found in {submit_dir} "
+            f"(found: {', '.join(present) or 'nothing'}): put it under code/ in model.tar.gz "
+            "and set SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY"
         )
     sys.path.insert(0, str(script.parent))
     name = script.stem

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import socketserver
 import sys
 import traceback
-import socketserver
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,14 @@ class ModelHTTPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], handlers: Handlers, model: Any, default_accept: str,
-                 default_content_type: str):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handlers: Handlers,
+        model: Any,
+        default_accept: str,
+        default_content_type: str,
+    ):
         super().__init__(address, ConnectionHandler)
         self.handlers = handlers
         self.model = model
@@ -176,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: loading the model failed: {type(error).__name__}: {error}", flush=True)
         return 1
     server = ModelHTTPServer(
-        ("127.0.0.1", args.port), handlers, model,
+        ("127.0.0.1", args.port),
+        handlers,
+        model,
         default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON),
         default_content_type=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE", JSON),
     )

@@ -51,7 +51,9 @@ class Upstream:
         try:
             connection, reused = self._take()
         except OSError as error:
-            raise UpstreamUnavailable(f"cannot connect to the model server at {self.host}:{self.port}: {error}") from None
+            raise UpstreamUnavailable(
+                f"cannot connect to the model server at {self.host}:{self.port}: {error}"
+            ) from None
         while True:
             try:
                 connection.request("POST", path, body=body, headers=headers)
@@ -69,7 +71,9 @@ class Upstream:
                     try:
                         connection = self._connect()
                     except OSError as connect_error:
-                        raise UpstreamUnavailable(f"the model server is not answering: {connect_error}") from None
+                        raise UpstreamUnavailable(
+                            f"the model server is not answering: {connect_error}"
+                        ) from None
                     continue
                 raise UpstreamUnavailable(f"the model server dropped the request: {error!r}") from None
             break
@@ -79,7 +83,9 @@ class Upstream:
             with self._lock:
                 self._idle.append(connection)
         return UpstreamResponse(
-            response.status, data, response.getheader("Content-Type", "application/octet-stream"),
+            response.status,
+            data,
+            response.getheader("Content-Type", "application/octet-stream"),
             response.getheader("X-Amzn-SageMaker-Custom-Attributes"),
         )
 

@@ -19,7 +19,8 @@ def log_stream(variant: str) -> str:
 
 
 def log_stream_arn(region: str, account: str, endpoint_name: str, variant: str) -> str:
-    return f"arn:aws:logs:{region}:{account}:log-group:{log_group(endpoint_name)}:log-stream:{log_stream(variant)}"
+    group = log_group(endpoint_name)
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{log_stream(variant)}"
 
 
 def success(body: bytes, content_type: str, variant: str, custom_attributes: str | None) -> Response:
@@ -29,7 +30,9 @@ def success(body: bytes, content_type: str, variant: str, custom_attributes: str
     return Response(body, status=200, headers=headers, content_type=content_type)
 
 
-def model_error(region: str, account: str, endpoint_name: str, variant: str, status: int, message: str) -> Response:
+def model_error(
+    region: str, account: str, endpoint_name: str, variant: str, status: int, message: str
+) -> Response:
     """HTTP 424 ModelError: boto3 raises ``ModelError`` carrying the model's own message."""
     kind = "client" if 400 <= status < 500 else "server"
     stream_arn = log_stream_arn(region, account, endpoint_name, variant)
@@ -45,5 +48,9 @@ def model_error(region: str, account: str, endpoint_name: str, variant: str, sta
         "OriginalMessage": message,
         "LogStreamArn": stream_arn,
     }
-    return Response(json.dumps(body), status=424, content_type="application/json",
-                    headers={"x-amzn-ErrorType": "ModelError"})
+    return Response(
+        json.dumps(body),
+        status=424,
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": "ModelError"},
+    )

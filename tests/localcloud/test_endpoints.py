@@ -33,7 +33,9 @@ BUCKET = "endpoint-models"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed to run model servers")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is needed to run model servers"
+)
 
 
 # the model and its archive ---------------------------------------------------------------
@@ -49,7 +51,9 @@ def model(dataset):
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, labels)
 
 
-def make_archive(folder: Path, model=None, script: Path | None = INFERENCE_SCRIPT, raw_model: bytes | None = None) -> Path:
+def make_archive(
+    folder: Path, model=None, script: Path | None = INFERENCE_SCRIPT, raw_model: bytes | None = None
+) -> Path:
     """A model.tar.gz as the training step uploads it: model.joblib at the root, code/inference.py."""
     content = folder / "content"
     (content / "code").mkdir(parents=True)
@@ -143,8 +147,15 @@ def create_endpoint(local, name: str, variants: list[tuple[str, dict, float]]) -
     production = []
     for variant, container, weight in variants:
         sm.create_model(ModelName=f"{name}-{variant}", ExecutionRoleArn=ROLE, Containers=[container])
-        production.append({"VariantName": variant, "ModelName": f"{name}-{variant}", "InitialInstanceCount": 1,
-                           "InstanceType": "ml.m5.large", "InitialVariantWeight": weight})
+        production.append(
+            {
+                "VariantName": variant,
+                "ModelName": f"{name}-{variant}",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+        )
     sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=production)
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
     return wait_settled(sm, name)
@@ -172,13 +183,16 @@ def csv_rows(rows: np.ndarray) -> str:
 
 def invoke(local, name: str, body, content_type: str = "text/csv", **extra) -> tuple[dict, dict]:
     response = local.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=name, Body=body, ContentType=content_type, Accept="application/json", **extra)
+        EndpointName=name, Body=body, ContentType=content_type, Accept="application/json", **extra
+    )
     return json.loads(response["Body"].read()), response
 
 
 @pytest.fixture(scope="module")
 def endpoint(local, package_arn):
-    description = create_endpoint(local, "pkg-endpoint", [("AllTraffic", {"ModelPackageName": package_arn}, 1.0)])
+    description = create_endpoint(
+        local, "pkg-endpoint", [("AllTraffic", {"ModelPackageName": package_arn}, 1.0)]
+    )
     assert description["EndpointStatus"] == "InService", description.get("FailureReason")
     return "pkg-endpoint"
 
@@ -211,7 +225,9 @@ def test_model_error_carries_the_models_message(local, endpoint):
     assert "expected 30 feature values per row, got 3" in error["Error"]["Message"]
     assert error["OriginalStatusCode"] == 400
     assert "expected 30 feature values" in error["OriginalMessage"]
-    assert error["LogStreamArn"].endswith(f"log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:AllTraffic/local-1")
+    assert error["LogStreamArn"].endswith(
+        f"log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:AllTraffic/local-1"
+    )
 
 
 def test_payload_over_six_megabytes_is_refused_before_the_model(local, endpoint):
@@ -230,7 +246,10 @@ def test_unknown_endpoint_is_a_validation_error(local, endpoint):
     with pytest.raises(ClientError) as raised:
         invoke(local, "no-such-endpoint", "1,2")
     assert raised.value.response["Error"]["Code"] == "ValidationError"
-    assert "Endpoint no-such-endpoint of account 123456789012 not found" in raised.value.response["Error"]["Message"]
+    assert (
+        "Endpoint no-such-endpoint of account 123456789012 not found"
+        in raised.value.response["Error"]["Message"]
+    )
 
 
 def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
@@ -241,7 +260,9 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
     while time.monotonic() < deadline and not any("listening" in m for m in messages):
         time.sleep(0.3)
         try:
-            events = logs.get_log_events(logGroupName=group, logStreamName="AllTraffic/local-1", startFromHead=True)
+            events = logs.get_log_events(
+                logGroupName=group, logStreamName="AllTraffic/local-1", startFromHead=True
+            )
         except ClientError:
             continue
         messages = [e["message"] for e in events["events"]]
@@ -250,7 +271,11 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
 
 # failures -------------------------------------------------------------------------------------
 def test_missing_artifact_fails_the_endpoint_with_the_reason(local, endpoint):
-    container = {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/nowhere/model.tar.gz", "Environment": SERVING_ENV}
+    container = {
+        "Image": IMAGE,
+        "ModelDataUrl": f"s3://{BUCKET}/nowhere/model.tar.gz",
+        "Environment": SERVING_ENV,
+    }
     description = create_endpoint(local, "missing-artifact", [("AllTraffic", container, 1.0)])
     assert description["EndpointStatus"] == "Failed"
     assert f"s3://{BUCKET}/nowhere/model.tar.gz does not exist" in description["FailureReason"]
@@ -263,16 +288,27 @@ def test_missing_artifact_fails_the_endpoint_with_the_reason(local, endpoint):
 def test_archive_without_the_inference_script_fails_naming_it(local, model, tmp_path):
     archive = make_archive(tmp_path, model, script=None)
     local.client("s3").upload_file(str(archive), BUCKET, "no-script/model.tar.gz")
-    container = {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/no-script/model.tar.gz", "Environment": SERVING_ENV}
+    container = {
+        "Image": IMAGE,
+        "ModelDataUrl": f"s3://{BUCKET}/no-script/model.tar.gz",
+        "Environment": SERVING_ENV,
+    }
     description = create_endpoint(local, "no-script", [("AllTraffic", container, 1.0)])
     assert description["EndpointStatus"] == "Failed"
-    assert "inference script inference.py (SAGEMAKER_PROGRAM) is not in code/ of model.tar.gz" in description["FailureReason"]
+    assert (
+        "inference script inference.py (SAGEMAKER_PROGRAM) is not in code/ of model.tar.gz"
+        in description["FailureReason"]
+    )
 
 
 def test_model_that_cannot_load_fails_with_the_servers_last_words(local, tmp_path):
     archive = make_archive(tmp_path, raw_model=b"not a pickle", script=INFERENCE_SCRIPT)
     local.client("s3").upload_file(str(archive), BUCKET, "corrupt/model.tar.gz")
-    container = {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/corrupt/model.tar.gz", "Environment": SERVING_ENV}
+    container = {
+        "Image": IMAGE,
+        "ModelDataUrl": f"s3://{BUCKET}/corrupt/model.tar.gz",
+        "Environment": SERVING_ENV,
+    }
     description = create_endpoint(local, "corrupt-model", [("AllTraffic", container, 1.0)])
     assert description["EndpointStatus"] == "Failed"
     reason = description["FailureReason"]
@@ -290,12 +326,25 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
 
     # two variants, weighted 0/1 so every untargeted request goes to Green
     sm.create_model(ModelName="green-model", ExecutionRoleArn=ROLE, Containers=[container])
-    sm.create_endpoint_config(EndpointConfigName="green-config", ProductionVariants=[
-        {"VariantName": "Green", "ModelName": "green-model", "InitialInstanceCount": 1,
-         "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0},
-        {"VariantName": "Canary", "ModelName": "green-model", "InitialInstanceCount": 1,
-         "InstanceType": "ml.m5.large", "InitialVariantWeight": 0.0},
-    ])
+    sm.create_endpoint_config(
+        EndpointConfigName="green-config",
+        ProductionVariants=[
+            {
+                "VariantName": "Green",
+                "ModelName": "green-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            },
+            {
+                "VariantName": "Canary",
+                "ModelName": "green-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 0.0,
+            },
+        ],
+    )
     sm.update_endpoint(EndpointName=name, EndpointConfigName="green-config")
     during = sm.describe_endpoint(EndpointName=name)
     assert during["EndpointStatus"] == "Updating"
@@ -307,7 +356,9 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == "green-config"
     assert "FailureReason" not in after
     assert refuses_connections(blue_port), "the old fleet must be stopped once traffic moved"
-    variants = {invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] for _ in range(8)}
+    variants = {
+        invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] for _ in range(8)
+    }
     assert variants == {"Green"}
     answer, targeted = invoke(local, name, csv_rows(dataset[0][:3]), TargetVariant="Canary")
     assert targeted["InvokedProductionVariant"] == "Canary"
@@ -317,10 +368,26 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     assert "Target variant Purple does not exist" in unknown_variant.value.response["Error"]["Message"]
 
     # an update whose model cannot be fetched fails; Green keeps serving
-    sm.create_model(ModelName="broken-model", ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/missing/model.tar.gz", "Environment": SERVING_ENV})
-    sm.create_endpoint_config(EndpointConfigName="broken-config", ProductionVariants=[
-        {"VariantName": "Broken", "ModelName": "broken-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_model(
+        ModelName="broken-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{BUCKET}/missing/model.tar.gz",
+            "Environment": SERVING_ENV,
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="broken-config",
+        ProductionVariants=[
+            {
+                "VariantName": "Broken",
+                "ModelName": "broken-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
     sm.update_endpoint(EndpointName=name, EndpointConfigName="broken-config")
     rolled_back = wait_settled(sm, name)
     assert rolled_back["EndpointStatus"] == "InService"
@@ -342,31 +409,64 @@ def test_update_of_an_endpoint_that_is_not_in_service_is_refused(local):
     assert "while it is Failed" in raised.value.response["Error"]["Message"]
 
 
-def test_cloudformation_stack_endpoint_serves_and_its_deletion_stops_it(local, package_arn, model, dataset):
-    template = {
-        "Resources": {
-            "Model": {"Type": "AWS::SageMaker::Model", "Properties": {
-                "ExecutionRoleArn": ROLE, "Containers": [{"ModelPackageName": package_arn}]}},
-            "Config": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
-                "VariantName": "AllTraffic", "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
-                "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}]}},
-            "Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
-                "EndpointName": "stack-endpoint",
-                "EndpointConfigName": {"Fn::GetAtt": ["Config", "EndpointConfigName"]}}},
-        },
-        "Outputs": {"EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}}},
-    }
-    cfn = local.client("cloudformation")
-    cfn.create_stack(StackName="endpoint-stack", TemplateBody=json.dumps(template))
-    outputs = cfn.describe_stacks(StackName="endpoint-stack")["Stacks"][0]["Outputs"]
-    assert outputs == [{"OutputKey": "EndpointName", "OutputValue": "stack-endpoint"}]
-    assert wait_settled(local.client("sagemaker"), "stack-endpoint")["EndpointStatus"] == "InService"
-    answer, _ = invoke(local, "stack-endpoint", csv_rows(dataset[0][:4]))
-    assert [p["label"] for p in answer["predictions"]] == model.predict(dataset[0][:4]).tolist()
+def _stack_template(package_arn: str, variant: str) -> str:
+    return json.dumps(
+        {
+            "Resources": {
+                "Model": {
+                    "Type": "AWS::SageMaker::Model",
+                    "Properties": {
+                        "ExecutionRoleArn": ROLE,
+                        "PrimaryContainer": {"ModelPackageName": package_arn},
+                    },
+                },
+                "Config": {
+                    "Type": "AWS::SageMaker::EndpointConfig",
+                    "Properties": {
+                        "ProductionVariants": [
+                            {
+                                "VariantName": variant,
+                                "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
+                                "InitialInstanceCount": 1,
+                                "InstanceType": "ml.m5.large",
+                                "InitialVariantWeight": 1.0,
+                            }
+                        ]
+                    },
+                },
+                "Endpoint": {
+                    "Type": "AWS::SageMaker::Endpoint",
+                    "Properties": {
+                        "EndpointName": "stack-endpoint",
+                        "EndpointConfigName": {"Fn::GetAtt": ["Config", "EndpointConfigName"]},
+                        "Tags": [{"Key": "variant", "Value": variant}],
+                    },
+                },
+            },
+            "Outputs": {"EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}}},
+        }
+    )
 
-    port = server_ports(local, "stack-endpoint")["AllTraffic"]
+
+def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(
+    local, package_arn, model, dataset
+):
+    cfn, sm = local.client("cloudformation"), local.client("sagemaker")
+    cfn.create_stack(StackName="endpoint-stack", TemplateBody=_stack_template(package_arn, "AllTraffic"))
+    outputs = cfn.describe_stacks(StackName="endpoint-stack")["Stacks"][0]["Outputs"]
+    name = outputs[0]["OutputValue"]
+    assert wait_settled(sm, name)["EndpointStatus"] == "InService"
+    answer, response = invoke(local, name, csv_rows(dataset[0][:4]))
+    assert [p["label"] for p in answer["predictions"]] == model.predict(dataset[0][:4]).tolist()
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+
+    cfn.update_stack(StackName="endpoint-stack", TemplateBody=_stack_template(package_arn, "Updated"))
+    assert wait_settled(sm, name)["EndpointStatus"] == "InService"
+    assert invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] == "Updated"
+
+    ports = server_ports(local, name)
     cfn.delete_stack(StackName="endpoint-stack")
-    assert refuses_connections(port)
+    assert ports and all(refuses_connections(port) for port in ports.values())
 
 
 # restarts ---------------------------------------------------------------------------------------
@@ -386,7 +486,12 @@ def _start_server_process(state_dir: Path) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     process = subprocess.Popen(
         [sys.executable, "-m", "localcloud.server", "--state-dir", str(state_dir), "--port", "0"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     line = process.stdout.readline()
     assert "listening on" in line, line + process.stdout.read() if process.poll() is not None else line
     return process, line.split("listening on ", 1)[1].split()[0]
@@ -403,13 +508,31 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(archive), BUCKET, "model.tar.gz")
         sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", **credentials)
-        sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={
-            "Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz", "Environment": SERVING_ENV})
-        sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        sm.create_model(
+            ModelName="m",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": IMAGE,
+                "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz",
+                "Environment": SERVING_ENV,
+            },
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "m",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
         sm.create_endpoint(EndpointName="survivor", EndpointConfigName="c")
         assert wait_settled(sm, "survivor")["EndpointStatus"] == "InService"
-        port = int(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")).read_text())
+        port = int(
+            next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")).read_text()
+        )
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -421,7 +544,9 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
     process, url = _start_server_process(state_dir)
     try:
         runtime = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1", **credentials)
-        response = runtime.invoke_endpoint(EndpointName="survivor", Body=csv_rows(dataset[0][:2]), ContentType="text/csv")
+        response = runtime.invoke_endpoint(
+            EndpointName="survivor", Body=csv_rows(dataset[0][:2]), ContentType="text/csv"
+        )
         labels = [p["label"] for p in json.loads(response["Body"].read())["predictions"]]
         assert labels == model.predict(dataset[0][:2]).tolist()
     finally:
