@@ -2,7 +2,9 @@
 
 moto's CloudFormation silently skips CodeCommit; this model creates the repository through moto's
 backend (so it gets its bare repository) and commits the seed zip as the first commit of
-``Code.BranchName`` (default ``main``), as CodeCommit does.
+``Code.BranchName`` (default ``main``), as CodeCommit does. moto finds the model as a direct
+subclass of ``CloudFormationModel``; it keeps this module as ``__module__`` so stacks that hold it
+are saved and restored (pickled) by this path.
 """
 
 from __future__ import annotations
@@ -110,9 +112,6 @@ class Repository(CloudFormationModel):
         for name, repository in list(backend.repositories.items()):
             if resource_name in (name, repository.repository_metadata["repositoryId"]):
                 backend.delete_repository(name)
-
-
-Repository.__module__ = "moto.codecommit.models"
 
 
 def refresh_model_lookup() -> None:
