@@ -7,6 +7,9 @@ import importlib
 SERVICE_MODULES = [
     "localcloud.iam",
     "localcloud.events",
+    "localcloud.cloudformation",
+    "localcloud.codebuild",
+    "localcloud.codepipeline",
     "localcloud.sagemaker.jobs_api",
     "localcloud.sagemaker.pipelines",
     "localcloud.sagemaker.endpoints",

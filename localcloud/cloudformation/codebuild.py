@@ -1,0 +1,91 @@
+"""AWS::CodeBuild::Project through moto's ``create_project``, in the API's shape.
+
+The build engine reads projects from moto's backend, so the environment variables, buildspec,
+artifacts and logs configuration must be there exactly as ``BatchGetProjects`` would return them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.codebuild.models import codebuild_backends
+from moto.core.common_models import CloudFormationModel
+
+from .base import ResourceFailed, StackResource
+from .properties import as_int, require, to_api_shape
+
+TYPE = "AWS::CodeBuild::Project"
+RENAMES = {"BuildSpec": "buildspec"}
+
+
+def project_request(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The CreateProject arguments of moto's backend, from the template's properties."""
+    environment = to_api_shape(require(properties, "Environment", TYPE))
+    for variable in environment.get("environmentVariables", []):
+        variable["value"] = str(variable.get("value", ""))
+        variable.setdefault("type", "PLAINTEXT")
+    tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags") or []]
+    return {
+        "project_name": name,
+        "description": properties.get("Description"),
+        "project_source": to_api_shape(require(properties, "Source", TYPE), renames=RENAMES),
+        "artifacts": to_api_shape(require(properties, "Artifacts", TYPE)),
+        "environment": environment,
+        "service_role": require(properties, "ServiceRole", TYPE),
+        "tags": tags,
+        "cache": to_api_shape(properties.get("Cache")) if properties.get("Cache") else None,
+        "timeout": as_int(properties.get("TimeoutInMinutes", 60), "TimeoutInMinutes"),
+        "queued_timeout": as_int(properties.get("QueuedTimeoutInMinutes", 480), "QueuedTimeoutInMinutes"),
+        "source_version": properties.get("SourceVersion"),
+        "logs_config": to_api_shape(properties.get("LogsConfig")) if properties.get("LogsConfig") else None,
+        "vpc_config": to_api_shape(properties.get("VpcConfig")) if properties.get("VpcConfig") else None,
+    }
+
+
+class CfnCodeBuildProject(StackResource, CloudFormationModel):
+    TYPE = TYPE
+    NAME_PROPERTY = "Name"
+    ATTRIBUTES = ("Arn", "Id")
+
+    def __init__(self, name: str, arn: str):
+        self.physical_id = name
+        self.attributes = {"Arn": arn, "Id": name}
+
+    @classmethod
+    def _put(
+        cls, name: str, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> CfnCodeBuildProject:
+        request = project_request(name, properties)
+        backend = codebuild_backends[account_id][region_name]
+        metadata = backend.create_project(**request)
+        if properties.get("EncryptionKey"):
+            metadata["encryptionKey"] = properties["EncryptionKey"]
+        if properties.get("ConcurrentBuildLimit") is not None:
+            metadata["concurrentBuildLimit"] = as_int(
+                properties["ConcurrentBuildLimit"], "ConcurrentBuildLimit"
+            )
+        return cls(name, metadata["arn"])
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        if resource_name in codebuild_backends[account_id][region_name].codebuild_projects:
+            raise ResourceFailed(f"CodeBuild project {resource_name} already exists")
+        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        backend = codebuild_backends[account_id][region_name]
+        history = backend.build_history.get(original_resource.physical_id, [])
+        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
+        if new_resource_name != original_resource.physical_id:
+            original_resource.delete(account_id, region_name)
+        else:
+            backend.build_history[new_resource_name] = history  # an update keeps the project's builds
+        return updated
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        codebuild_backends[account_id][region_name].delete_project(self.physical_id)
