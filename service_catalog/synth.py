@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service_catalog.app import DEFAULT_ASSET_BUCKET, STACK_NAME, build_app
+from service_catalog.app import DEFAULT_ASSET_BUCKET, STACK_NAME, build_app, validate_bucket_name
 
 ASSET_BUCKET_ENV = "MLOPS_TEMPLATE_ASSET_BUCKET"
 PROJECT_TEMPLATE_DIR = "project-template"
@@ -103,6 +103,7 @@ def synthesize(
 ) -> SynthResult:
     """Build the seed archives, synthesize (with cdk-nag) and export the S3 template form."""
     started = time.perf_counter()
+    validate_bucket_name(asset_bucket_name)  # before anything is wiped
     repo_root, cdk_out, dist = Path(repo_root), Path(cdk_out), Path(dist)
     _reset(cdk_out)
     files_dir = dist / SEED_DIR
