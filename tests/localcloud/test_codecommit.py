@@ -228,3 +228,59 @@ def test_missing_seed_zip_fails_the_resource_and_leaves_no_repository(aws):
         pass  # moto may report the failure on the call or in the stack status
     names = [r["repositoryName"] for r in codecommit.list_repositories()["repositories"]]
     assert "unseeded" not in names
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_push_events_and_clone_urls_survive_a_restart_on_another_port(tmp_path):
+    """The hook reads where the cloud listens from the state folder, so a new port changes nothing."""
+    import boto3
+
+    from localcloud import daemon
+
+    state = tmp_path / "state"
+    first = daemon.start(state, _free_port())
+    try:
+        client = lambda service, url: boto3.client(service, endpoint_url=url, region_name="us-east-1")  # noqa: E731
+        sqs = client("sqs", first.url)
+        queue_url = sqs.create_queue(QueueName="pushes")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events = client("events", first.url)
+        events.put_rule(Name="pushes", EventPattern=json.dumps({"source": ["aws.codecommit"]}))
+        events.put_targets(Rule="pushes", Targets=[{"Id": "q", "Arn": arn}])
+        url = client("codecommit", first.url).create_repository(repositoryName="durable")[
+            "repositoryMetadata"
+        ]["cloneUrlHttp"]
+    finally:
+        daemon.stop(state)
+
+    second = daemon.start(state, _free_port())
+    try:
+        assert second.url != first.url
+        assert (
+            client("codecommit", second.url).get_repository(repositoryName="durable")["repositoryMetadata"][
+                "cloneUrlHttp"
+            ]
+            == url
+        )
+        work = tmp_path / "work"
+        git(tmp_path, "clone", "--quiet", url, str(work))
+        (work / "f.txt").write_text("f\n")
+        git(work, "add", "f.txt")
+        git(work, "commit", "--quiet", "-m", "f")
+        pushed = git(work, "push", "origin", "HEAD:main")
+        assert "warning" not in pushed.stderr
+        sqs = client("sqs", second.url)
+        queue_url = sqs.get_queue_url(QueueName="pushes")["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
+        assert json.loads(messages[0]["Body"])["detail"]["repositoryName"] == "durable"
+    finally:
+        daemon.stop(state)
