@@ -241,7 +241,16 @@ def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, c
         source = REPO_ROOT / kind
         assert "buildspec.yml" in seeded or "codebuild-buildspec.yml" in seeded
         assert all((source / path).is_file() for path in seeded), "seeded files come from the seed folder"
+    project_id = described["ProjectId"]
+    pipelines = {p["name"] for p in aws("codepipeline").list_pipelines()["pipelines"]}
+    assert {
+        f"sagemaker-mlops-e2e-{project_id}-modelbuild",
+        f"sagemaker-mlops-e2e-{project_id}-modeldeploy",
+    } <= pipelines
+    aws("sagemaker").describe_model_package_group(ModelPackageGroupName=f"mlops-e2e-{project_id}")
     pp_id = described["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"]
     sagemaker.delete_project(ProjectName="mlops-e2e")
     wait_gone(sagemaker, "mlops-e2e", timeout=300)
     assert f"SC-123456789012-{pp_id}" not in stack_names(cloudformation)
+    repositories = {r["repositoryName"] for r in codecommit.list_repositories()["repositories"]}
+    assert not {"sagemaker-mlops-e2e-modelbuild", "sagemaker-mlops-e2e-modeldeploy"} & repositories
