@@ -70,8 +70,14 @@ def source_action(
     return cdk.Fn.condition_if(params.use_codecommit.logical_id, codecommit_action, connection_action)
 
 
-def build_action(name: str, project: BuildProject, input_artifact: str, output_artifact: str | None) -> dict:
-    action = codepipeline.CfnPipeline.ActionDeclarationProperty(
+Action = codepipeline.CfnPipeline.ActionDeclarationProperty
+
+
+def build_action(
+    name: str, project: BuildProject, input_artifact: str, output_artifact: str | None
+) -> Action:
+    """A CodeBuild action reading `input_artifact` (and writing `output_artifact`, if any)."""
+    return Action(
         name=name,
         action_type_id=codepipeline.CfnPipeline.ActionTypeIdProperty(
             category="Build", owner="AWS", provider="CodeBuild", version="1"
@@ -85,11 +91,11 @@ def build_action(name: str, project: BuildProject, input_artifact: str, output_a
         ),
         run_order=1,
     )
-    return action
 
 
-def deploy_action(name: str, stack_name_template: str, config_file: str, deploy_role_arn: str):
-    return codepipeline.CfnPipeline.ActionDeclarationProperty(
+def deploy_action(name: str, stack_name_template: str, config_file: str, deploy_role_arn: str) -> Action:
+    """CloudFormation CREATE_UPDATE of one endpoint stack from the build artifact."""
+    return Action(
         name=name,
         action_type_id=codepipeline.CfnPipeline.ActionTypeIdProperty(
             category="Deploy", owner="AWS", provider="CloudFormation", version="1"
