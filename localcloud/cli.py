@@ -9,7 +9,7 @@ import time
 from botocore.exceptions import ClientError
 
 from . import config, daemon
-from .commands import endpoints, pipelines, registry
+from .commands import endpoints, pipelines, projects, registry
 
 
 def cmd_start(args) -> int:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stop", help="stop it; its state stays").set_defaults(run=cmd_stop)
     commands.add_parser("status", help="is it running, and where").set_defaults(run=cmd_status)
     commands.add_parser("env", help="print the environment that points AWS clients at it").set_defaults(run=cmd_env)
-    for module in (registry, pipelines, endpoints):
+    for module in (projects, registry, pipelines, endpoints):
         module.add_parser(commands)
     return parser
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except RuntimeError as error:
+    except RuntimeError as error:  # LifecycleError included: it names the failed stage
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ClientError as error:

@@ -79,7 +79,7 @@ def run(project_name: str, keep_previous: bool) -> int:
         synth_if_stale()
         from .publish import publish
 
-        publish(status.url)
+        publish(config.REPO_ROOT / "cdk.out", status.url)
     existing = client("sagemaker").list_projects(NameContains=project_name)["ProjectSummaryList"]
     if any(p["ProjectName"] == project_name for p in existing):
         if keep_previous:
