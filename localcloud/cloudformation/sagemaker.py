@@ -5,7 +5,8 @@ every change. Here the three are taught what CloudFormation does: explicit ``Mod
 ``EndpointConfigName`` and ``EndpointName`` are kept; ``Containers`` works; a model or
 configuration change creates the new one and deletes the old one only once the stack update has
 succeeded; an endpoint whose configuration changes is updated in place (``UpdateEndpoint``, the
-blue/green deployment), never replaced, and keeps its ``DeploymentConfig``.
+blue/green deployment), never replaced, and keeps its ``DeploymentConfig`` (DescribeEndpoint's
+``LastDeploymentConfig``).
 """
 
 from __future__ import annotations
@@ -202,11 +203,14 @@ def create_endpoint(cls, resource_name, cloudformation_json, account_id, region_
 
 
 def _keep_deployment_config(endpoint: FakeEndpoint, properties: dict[str, Any]) -> None:
-    """DescribeEndpoint shows the deployment configuration the endpoint was given."""
+    """DescribeEndpoint's ``LastDeploymentConfig``: the blue/green policy the endpoint was given.
+
+    Set before an update starts, so the deployment (``UpdateEndpoint``) follows the new policy.
+    """
     if properties.get("DeploymentConfig"):
-        endpoint.deployment_config = properties["DeploymentConfig"]
-    elif hasattr(endpoint, "deployment_config"):
-        del endpoint.deployment_config
+        endpoint.last_deployment_config = properties["DeploymentConfig"]
+    elif hasattr(endpoint, "last_deployment_config"):
+        del endpoint.last_deployment_config
 
 
 def update_endpoint(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
@@ -222,6 +226,7 @@ def update_endpoint(cls, original_resource, new_resource_name, cloudformation_js
     if endpoint is None:
         raise ResourceFailed(f"Endpoint {name} no longer exists; delete the stack and create it again")
     config_name = require(properties, "EndpointConfigName", cls.cloudformation_type())
+    _keep_deployment_config(endpoint, properties)
     if config_name != endpoint.endpoint_config_name:
         update = getattr(backend, "update_endpoint", None)
         if update is None:
@@ -232,7 +237,6 @@ def update_endpoint(cls, original_resource, new_resource_name, cloudformation_js
             raise ResourceFailed(message_of(error)) from None
     if "Tags" in properties:
         endpoint.tags = properties["Tags"]
-    _keep_deployment_config(endpoint, properties)
     return endpoint
 
 

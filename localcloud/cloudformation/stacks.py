@@ -23,13 +23,21 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
-from moto.cloudformation.parsing import ResourceMap
+from moto.cloudformation.parsing import OutputMap, ResourceMap
 
 from .base import ResourceFailed, message_of
 from .references import dependency_order, dependents
 
 log = logging.getLogger("localcloud.cloudformation")
 RETAINED = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+# Stacks in these states show no outputs (moto would evaluate them lazily and so re-create resources).
+WITHOUT_OUTPUTS = {
+    "CREATE_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "DELETE_COMPLETE",
+}
 _update = threading.local()
 
 
@@ -153,6 +161,8 @@ def resource_event(stack: Stack, failure: ResourceOperationFailed, status: str) 
 
 
 def set_status(stack: Stack, status: str, reason: str | None = None) -> None:
+    if status in WITHOUT_OUTPUTS:
+        stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
     stack.status = status
     stack.stack_status_reason = reason
     stack._add_stack_event(status, resource_status_reason=reason)
@@ -228,9 +238,11 @@ def _wrap_stack_update(original):
 
 def _wrap_stack_delete(original):
     def delete(self: Stack) -> None:
+        outputs, self.output_map = self.output_map, OutputMap(self.resource_map, {}, self.stack_id)
         try:
             original(self)
         except Exception as error:
+            self.output_map = outputs
             failure = _as_failure(error)
             resource_event(self, failure, "DELETE_FAILED")
             set_status(
