@@ -39,7 +39,9 @@ def make_repo(state_root: Path, name: str, files: dict[str, str], branch: str = 
 
 def create_project(codebuild, name: str, repo: str | None = None, **extra) -> None:
     source = {"type": "CODECOMMIT", "location": f"https://git-codecommit.{REGION}.amazonaws.com/v1/repos/{repo}"} \
-        if repo else {"type": "NO_SOURCE", "location": "none", "buildspec": extra.pop("buildspec")}
+        if repo else {"type": "NO_SOURCE", "location": "none"}
+    if "buildspec" in extra:
+        source["buildspec"] = extra.pop("buildspec")
     codebuild.create_project(
         name=name, source=source, serviceRole=ROLE,
         artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
@@ -265,3 +267,34 @@ def test_event_rule_targeting_a_project_starts_a_build(cloud, aws):
     ids = codebuild.list_builds_for_project(projectName="on-event")["ids"]
     assert len(ids) == 1
     assert wait_build(codebuild, ids[0])["buildStatus"] == "SUCCEEDED"
+
+
+def _seed_files(folder: str) -> dict[str, str]:
+    """The tracked files of one of this repository's seed folders, as the seed archive would hold them."""
+    root = Path(__file__).resolve().parents[2]
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", folder], check=True, capture_output=True,
+                            text=True).stdout.split()
+    return {name[len(folder) + 1:]: (root / name).read_text() for name in listed if (root / name).is_file()}
+
+
+def test_the_modelbuild_buildspec_upserts_and_runs_the_sagemaker_pipeline(cloud, aws):
+    project_name, project_id = "cbtest", "p-cbtest"
+    bucket, group = f"sagemaker-project-{project_id}", f"{project_name}-{project_id}"
+    make_repo(cloud.state.root, "cbtest-modelbuild", _seed_files("modelbuild"))
+    aws("s3").create_bucket(Bucket=bucket)
+    aws("sagemaker").create_model_package_group(ModelPackageGroupName=group)
+    variables = {
+        "SAGEMAKER_PROJECT_NAME": project_name, "SAGEMAKER_PROJECT_ID": project_id,
+        "SAGEMAKER_PIPELINE_NAME": f"sagemaker-{project_name}",
+        "SAGEMAKER_PIPELINE_ROLE_ARN": "arn:aws:iam::123456789012:role/service-role/pipeline-role",
+        "ARTIFACT_BUCKET": bucket, "AWS_REGION": REGION, "MODEL_PACKAGE_GROUP_NAME": group,
+    }
+    create_project(aws("codebuild"), "cbtest-modelbuild", "cbtest-modelbuild", buildspec="codebuild-buildspec.yml",
+                   variables=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()])
+    build_id = aws("codebuild").start_build(projectName="cbtest-modelbuild")["build"]["id"]
+    build = wait_build(aws("codebuild"), build_id, timeout=600)
+    lines = log_lines(aws("logs"), build)
+    assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines[-40:])
+    assert "Pipeline run finished" in lines
+    packages = aws("sagemaker").list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    assert [p["ModelApprovalStatus"] for p in packages] == ["PendingManualApproval"]

@@ -255,3 +255,45 @@ def test_unknown_pipeline_is_a_clear_error(cloud, aws):
     codepipeline = aws("codepipeline")
     with pytest.raises(codepipeline.exceptions.PipelineNotFoundException, match="no-such-pipeline"):
         codepipeline.start_pipeline_execution(name="no-such-pipeline")
+
+
+def test_waiting_approval_survives_a_kill_9_restart_and_then_deploys(tmp_path, monkeypatch):
+    import os
+    import signal
+    import socket
+
+    import boto3
+
+    from localcloud import config, daemon
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status = daemon.start(tmp_path, port)
+    try:
+        for key, value in config.client_environment(status.url).items():
+            monkeypatch.setenv(key, value)
+
+        def aws(service):
+            return boto3.client(service, endpoint_url=status.url, region_name=REGION)
+
+        aws("s3").create_bucket(Bucket=BUCKET)
+        commit = make_repo(tmp_path, "durable", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
+        create_pipeline(aws, "durable-pipeline", "durable")
+        codepipeline = aws("codepipeline")
+        execution_id = codepipeline.start_pipeline_execution(name="durable-pipeline")["pipelineExecutionId"]
+        token = wait_for(lambda: approval_token(codepipeline, "durable-pipeline"), "the approval")
+
+        os.kill(status.pid, signal.SIGKILL)
+        while daemon.status(tmp_path).running:
+            time.sleep(0.02)
+        status = daemon.start(tmp_path, port)
+        codepipeline = aws("codepipeline")
+        assert execution(codepipeline, "durable-pipeline", execution_id)["status"] == "InProgress"
+        assert approval_token(codepipeline, "durable-pipeline") == token, "the same approval is still awaited"
+        codepipeline.put_approval_result(pipelineName="durable-pipeline", stageName="ApproveDeployment",
+                                         actionName="Approve", token=token, result={"summary": "", "status": "Approved"})
+        assert wait_done(codepipeline, "durable-pipeline", execution_id)["status"] == "Succeeded"
+        assert queue_exists(aws("sqs"), f"queue-{commit[:8]}")
+    finally:
+        daemon.stop(tmp_path)
