@@ -63,7 +63,9 @@ class CodeBuildService:
         name = name.rsplit(":project/", 1)[-1]
         project = backend.codebuild_projects.get(name)
         if project is None:
-            raise _not_found(f"Project cannot be found: arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{name}")
+            raise _not_found(
+                f"Project cannot be found: arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{name}"
+            )
         return project.project_metadata
 
     # StartBuild ---------------------------------------------------------------------------
@@ -81,7 +83,9 @@ class CodeBuildService:
         group, stream = "", ""
         if logs_config.get("status", "ENABLED") == "ENABLED":
             group = logs_config.get("groupName") or f"/aws/codebuild/{name}"
-            stream = f"{logs_config['streamName']}/{build_uuid}" if logs_config.get("streamName") else build_uuid
+            stream = (
+                f"{logs_config['streamName']}/{build_uuid}" if logs_config.get("streamName") else build_uuid
+            )
         now = time.time()
         source = {**(project.get("source") or {})}
         if body.get("sourceTypeOverride"):
@@ -92,39 +96,81 @@ class CodeBuildService:
             source["buildspec"] = body["buildspecOverride"]
         environment = {**(project.get("environment") or {})}
         environment["environmentVariables"] = list(environment.get("environmentVariables") or []) + list(
-            body.get("environmentVariablesOverride") or [])
+            body.get("environmentVariablesOverride") or []
+        )
         record = {
-            "id": build_id, "arn": f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:build/{build_id}",
-            "buildNumber": number, "startTime": now, "currentPhase": "SUBMITTED", "buildStatus": "IN_PROGRESS",
+            "id": build_id,
+            "arn": f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:build/{build_id}",
+            "buildNumber": number,
+            "startTime": now,
+            "currentPhase": "SUBMITTED",
+            "buildStatus": "IN_PROGRESS",
             "sourceVersion": body.get("sourceVersion") or project.get("sourceVersion") or "",
-            "projectName": name, "source": source,
+            "projectName": name,
+            "source": source,
             "secondarySources": body.get("secondarySourcesOverride") or project.get("secondarySources") or [],
-            "secondarySourceVersions": [], "artifacts": {}, "secondaryArtifacts": [],
-            "environment": environment, "serviceRole": body.get("serviceRoleOverride") or project.get("serviceRole", ""),
+            "secondarySourceVersions": [],
+            "artifacts": {},
+            "secondaryArtifacts": [],
+            "environment": environment,
+            "serviceRole": body.get("serviceRoleOverride") or project.get("serviceRole", ""),
             "logs": {
-                "groupName": group, "streamName": stream,
+                "groupName": group,
+                "streamName": stream,
                 "deepLink": f"https://console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/"
-                            f"log-group/{group}/log-events/{stream}" if group else "",
-                "cloudWatchLogsArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{stream}"
-                if group else "",
-                "cloudWatchLogs": {"status": "ENABLED" if group else "DISABLED", "groupName": group,
-                                   "streamName": stream},
+                f"log-group/{group}/log-events/{stream}"
+                if group
+                else "",
+                "cloudWatchLogsArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:"
+                f"log-stream:{stream}"
+                if group
+                else "",
+                "cloudWatchLogs": {
+                    "status": "ENABLED" if group else "DISABLED",
+                    "groupName": group,
+                    "streamName": stream,
+                },
             },
             "timeoutInMinutes": body.get("timeoutInMinutesOverride") or project.get("timeoutInMinutes") or 60,
             "queuedTimeoutInMinutes": project.get("queuedTimeoutInMinutes") or 480,
-            "buildComplete": False, "initiator": initiator, "encryptionKey": project.get("encryptionKey", ""),
-            "phases": [{"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": now, "endTime": now,
-                        "durationInSeconds": 0}],
-            "exportedEnvironmentVariables": [], "region": region,
+            "buildComplete": False,
+            "initiator": initiator,
+            "encryptionKey": project.get("encryptionKey", ""),
+            "phases": [
+                {
+                    "phaseType": "SUBMITTED",
+                    "phaseStatus": "SUCCEEDED",
+                    "startTime": now,
+                    "endTime": now,
+                    "durationInSeconds": 0,
+                }
+            ],
+            "exportedEnvironmentVariables": [],
+            "region": region,
         }
-        project_view = {**project, "source": source, "environment": {
-            **environment, "environmentVariables": project.get("environment", {}).get("environmentVariables") or []}}
-        build = Build(record, project_view, body, folder=self.cloud.state.root / "codebuild" / "work" / build_uuid,
-                      state_root=self.cloud.state.root, client=lambda service: self.cloud.client(service, region),
-                      client_env=self.cloud.client_environment(), save=self.save)
+        project_view = {
+            **project,
+            "source": source,
+            "environment": {
+                **environment,
+                "environmentVariables": project.get("environment", {}).get("environmentVariables") or [],
+            },
+        }
+        build = Build(
+            record,
+            project_view,
+            body,
+            folder=self.cloud.state.root / "codebuild" / "work" / build_uuid,
+            state_root=self.cloud.state.root,
+            client=lambda service: self.cloud.client(service, region),
+            client_env=self.cloud.client_environment(),
+            save=self.save,
+        )
         self.save(record)
         self.running[build_id] = build
-        thread = threading.Thread(target=self._run, args=(build,), name=f"codebuild-{build_uuid[:8]}", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(build,), name=f"codebuild-{build_uuid[:8]}", daemon=True
+        )
         self.threads.append(thread)
         thread.start()
         return {"build": self.view(record)}
@@ -153,7 +199,9 @@ class CodeBuildService:
 
     def list_builds(self, body: dict[str, Any], project: str | None = None) -> dict[str, Any]:
         records = [r for r in self.all_records() if project is None or r["projectName"] == project]
-        records.sort(key=lambda r: r["startTime"], reverse=body.get("sortOrder", "DESCENDING") == "DESCENDING")
+        records.sort(
+            key=lambda r: r["startTime"], reverse=body.get("sortOrder", "DESCENDING") == "DESCENDING"
+        )
         return {"ids": [r["id"] for r in records]}
 
     def list_builds_for_project(self, body: dict[str, Any], region: str) -> dict[str, Any]:
@@ -176,7 +224,9 @@ class CodeBuildService:
     # reports ------------------------------------------------------------------------------
     @staticmethod
     def report_group_arn(record: dict[str, Any], name: str) -> str:
-        return f"arn:aws:codebuild:{record['region']}:{ACCOUNT_ID}:report-group/{record['projectName']}-{name}"
+        return (
+            f"arn:aws:codebuild:{record['region']}:{ACCOUNT_ID}:report-group/{record['projectName']}-{name}"
+        )
 
     def report_arn(self, record: dict[str, Any], name: str) -> str:
         group = self.report_group_arn(record, name).replace(":report-group/", ":report/")
@@ -188,15 +238,27 @@ class CodeBuildService:
     def _report_view(self, record: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
         totals = report["testSummary"]
         failed = any(s in totals["statusCounts"] for s in ("FAILED", "ERROR"))
-        return {"arn": self.report_arn(record, report["name"]), "type": "TEST", "name": report["name"],
-                "reportGroupArn": self.report_group_arn(record, report["name"]), "executionId": record["arn"],
-                "status": "FAILED" if failed else "SUCCEEDED", "created": record["startTime"],
-                "expired": record["startTime"] + 30 * 86400, "testSummary": totals}
+        return {
+            "arn": self.report_arn(record, report["name"]),
+            "type": "TEST",
+            "name": report["name"],
+            "reportGroupArn": self.report_group_arn(record, report["name"]),
+            "executionId": record["arn"],
+            "status": "FAILED" if failed else "SUCCEEDED",
+            "created": record["startTime"],
+            "expired": record["startTime"] + 30 * 86400,
+            "testSummary": totals,
+        }
 
     def list_reports_for_report_group(self, body: dict[str, Any]) -> dict[str, Any]:
         group = body.get("reportGroupArn", "")
-        return {"reports": [self.report_arn(r, rep["name"]) for r, rep in self._reports()
-                            if self.report_group_arn(r, rep["name"]) == group]}
+        return {
+            "reports": [
+                self.report_arn(r, rep["name"])
+                for r, rep in self._reports()
+                if self.report_group_arn(r, rep["name"]) == group
+            ]
+        }
 
     def list_reports(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG002 - no filters locally
         return {"reports": [self.report_arn(r, rep["name"]) for r, rep in self._reports()]}
@@ -207,8 +269,10 @@ class CodeBuildService:
     def batch_get_reports(self, body: dict[str, Any]) -> dict[str, Any]:
         wanted = body.get("reportArns") or []
         by_arn = {self.report_arn(r, rep["name"]): (r, rep) for r, rep in self._reports()}
-        return {"reports": [self._report_view(*by_arn[a]) for a in wanted if a in by_arn],
-                "reportsNotFound": [a for a in wanted if a not in by_arn]}
+        return {
+            "reports": [self._report_view(*by_arn[a]) for a in wanted if a in by_arn],
+            "reportsNotFound": [a for a in wanted if a not in by_arn],
+        }
 
     def describe_test_cases(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = body.get("reportArn", "")
@@ -216,8 +280,11 @@ class CodeBuildService:
         if not match:
             raise _not_found(f"Report {arn} does not exist")
         status = (body.get("filter") or {}).get("status")
-        cases = [{**case, "reportArn": arn, "expired": match[0][0]["startTime"] + 30 * 86400}
-                 for case in match[0][1]["testCases"] if not status or case["status"] == status]
+        cases = [
+            {**case, "reportArn": arn, "expired": match[0][0]["startTime"] + 30 * 86400}
+            for case in match[0][1]["testCases"]
+            if not status or case["status"] == status
+        ]
         return {"testCases": cases}
 
     # lifecycle ----------------------------------------------------------------------------
@@ -227,10 +294,19 @@ class CodeBuildService:
             if record["buildStatus"] == "IN_PROGRESS" and record["id"] not in self.running:
                 for phase in record["phases"]:
                     if phase.get("phaseStatus") == "IN_PROGRESS":
-                        phase.update(phaseStatus="FAILED", endTime=time.time(), contexts=[{
-                            "statusCode": "CLIENT_ERROR",
-                            "message": "the local cloud stopped while this build was running; start it again"}])
-                record.update(buildStatus="FAILED", buildComplete=True, currentPhase="COMPLETED", endTime=time.time())
+                        phase.update(
+                            phaseStatus="FAILED",
+                            endTime=time.time(),
+                            contexts=[
+                                {
+                                    "statusCode": "CLIENT_ERROR",
+                                    "message": "the local cloud stopped while this build ran; start it again",
+                                }
+                            ],
+                        )
+                record.update(
+                    buildStatus="FAILED", buildComplete=True, currentPhase="COMPLETED", endTime=time.time()
+                )
                 self.save(record)
 
     def shutdown(self) -> None:

@@ -85,17 +85,23 @@ def _phase(name: str, body: Any) -> Phase:
     body = _mapping(body, where)
     unknown = set(body) - {"commands", "finally", "on-failure", "runtime-versions", "run-as"}
     if unknown:
-        raise BuildspecError(f"{where} has unknown keys {sorted(unknown)}; allowed: commands, finally, "
-                             "on-failure, runtime-versions")
+        raise BuildspecError(
+            f"{where} has unknown keys {sorted(unknown)}; allowed: commands, finally, "
+            "on-failure, runtime-versions"
+        )
     on_failure = str(body.get("on-failure", "ABORT")).upper()
     if on_failure not in ("ABORT", "CONTINUE"):
         raise BuildspecError(f"{where}.on-failure is {body['on-failure']!r}; use ABORT or CONTINUE")
     runtimes = _mapping(body.get("runtime-versions"), f"{where}.runtime-versions")
     if runtimes and name != "install":
         raise BuildspecError(f"{where}.runtime-versions is only allowed in phases.install")
-    return Phase(name, _string_list(body.get("commands"), f"{where}.commands"),
-                 _string_list(body.get("finally"), f"{where}.finally"), on_failure,
-                 {str(k): str(v) for k, v in runtimes.items()})
+    return Phase(
+        name,
+        _string_list(body.get("commands"), f"{where}.commands"),
+        _string_list(body.get("finally"), f"{where}.finally"),
+        on_failure,
+        {str(k): str(v) for k, v in runtimes.items()},
+    )
 
 
 def _artifact(body: Any, where: str) -> ArtifactSpec:
@@ -103,9 +109,13 @@ def _artifact(body: Any, where: str) -> ArtifactSpec:
     files = _string_list(body.get("files"), f"{where}.files")
     if not files:
         raise BuildspecError(f"{where}.files is required: list the paths or globs to upload, e.g. ['**/*']")
-    return ArtifactSpec(files, str(body.get("base-directory", "") or ""), _yes(body.get("discard-paths")),
-                        str(body.get("name", "") or ""), _string_list(body.get("exclude-paths"),
-                                                                       f"{where}.exclude-paths"))
+    return ArtifactSpec(
+        files,
+        str(body.get("base-directory", "") or ""),
+        _yes(body.get("discard-paths")),
+        str(body.get("name", "") or ""),
+        _string_list(body.get("exclude-paths"), f"{where}.exclude-paths"),
+    )
 
 
 def _reports(body: Any) -> list[ReportSpec]:
@@ -114,10 +124,14 @@ def _reports(body: Any) -> list[ReportSpec]:
         spec = _mapping(spec, f"reports.{name}")
         files = _string_list(spec.get("files"), f"reports.{name}.files")
         if not files:
-            raise BuildspecError(f"reports.{name}.files is required: list the report files, e.g. test-results.xml")
+            raise BuildspecError(
+                f"reports.{name}.files is required: list the report files, e.g. test-results.xml"
+            )
         file_format = str(spec.get("file-format", "JUNITXML")).upper()
         if file_format != "JUNITXML":
-            raise BuildspecError(f"reports.{name}.file-format {file_format} is not supported locally; use JUNITXML")
+            raise BuildspecError(
+                f"reports.{name}.file-format {file_format} is not supported locally; use JUNITXML"
+            )
         reports.append(ReportSpec(str(name), files, str(spec.get("base-directory", "") or ""), file_format))
     return reports
 
@@ -131,7 +145,9 @@ def parse(text: str, origin: str = "buildspec") -> Buildspec:
     if not isinstance(document, dict):
         raise BuildspecError(f"{origin} must be a YAML mapping with 'version' and 'phases'")
     if str(document.get("version")) != "0.2":
-        raise BuildspecError(f"{origin}: version is {document.get('version')!r}; only version 0.2 is supported")
+        raise BuildspecError(
+            f"{origin}: version is {document.get('version')!r}; only version 0.2 is supported"
+        )
     phases_body = _mapping(document.get("phases"), "phases")
     unknown = set(phases_body) - set(PHASES)
     if unknown:
@@ -142,12 +158,19 @@ def parse(text: str, origin: str = "buildspec") -> Buildspec:
     shell = str(env.get("shell", "bash"))
     if shell not in SHELLS:
         raise BuildspecError(f"env.shell is {shell!r}; local builds run bash or sh")
-    variables = {str(k): "" if v is None else str(v) for k, v in _mapping(env.get("variables"), "env.variables").items()}
+    variables = {
+        str(k): "" if v is None else str(v)
+        for k, v in _mapping(env.get("variables"), "env.variables").items()
+    }
     spec = Buildspec(
         phases=[_phase(name, phases_body[name]) for name in PHASES if name in phases_body],
         variables=variables,
-        parameter_store={str(k): str(v) for k, v in _mapping(env.get("parameter-store"), "env.parameter-store").items()},
-        secrets_manager={str(k): str(v) for k, v in _mapping(env.get("secrets-manager"), "env.secrets-manager").items()},
+        parameter_store={
+            str(k): str(v) for k, v in _mapping(env.get("parameter-store"), "env.parameter-store").items()
+        },
+        secrets_manager={
+            str(k): str(v) for k, v in _mapping(env.get("secrets-manager"), "env.secrets-manager").items()
+        },
         exported_variables=_string_list(env.get("exported-variables"), "env.exported-variables"),
         shell=shell,
         reports=_reports(document.get("reports")),
@@ -157,6 +180,7 @@ def parse(text: str, origin: str = "buildspec") -> Buildspec:
         secondary = _mapping(artifacts.get("secondary-artifacts"), "artifacts.secondary-artifacts")
         if artifacts.get("files") is not None:
             spec.artifacts = _artifact(artifacts, "artifacts")
-        spec.secondary_artifacts = {str(k): _artifact(v, f"artifacts.secondary-artifacts.{k}")
-                                    for k, v in secondary.items()}
+        spec.secondary_artifacts = {
+            str(k): _artifact(v, f"artifacts.secondary-artifacts.{k}") for k, v in secondary.items()
+        }
     return spec

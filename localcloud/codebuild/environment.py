@@ -23,7 +23,9 @@ def _parameter(client: Callable[[str], Any], name: str, reference: str) -> str:
     try:
         return ssm.get_parameter(Name=reference, WithDecryption=True)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound as missing:
-        raise EnvironmentError_(f"environment variable {name}: SSM parameter {reference!r} does not exist") from missing
+        raise EnvironmentError_(
+            f"environment variable {name}: SSM parameter {reference!r} does not exist"
+        ) from missing
 
 
 def _secret(client: Callable[[str], Any], name: str, reference: str) -> str:
@@ -37,13 +39,16 @@ def _secret(client: Callable[[str], Any], name: str, reference: str) -> str:
     try:
         value = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException as missing:
-        raise EnvironmentError_(f"environment variable {name}: secret {secret_id!r} does not exist") from missing
+        raise EnvironmentError_(
+            f"environment variable {name}: secret {secret_id!r} does not exist"
+        ) from missing
     if json_key:
         try:
             return str(json.loads(value)[json_key])
         except (ValueError, KeyError, TypeError) as error:
-            raise EnvironmentError_(f"environment variable {name}: secret {secret_id!r} has no JSON key "
-                                    f"{json_key!r}") from error
+            raise EnvironmentError_(
+                f"environment variable {name}: secret {secret_id!r} has no JSON key {json_key!r}"
+            ) from error
     return value
 
 
@@ -56,12 +61,18 @@ def _typed(client: Callable[[str], Any], variable: dict[str, Any]) -> str:
         return _parameter(client, variable["name"], value)
     if kind == "SECRETS_MANAGER":
         return _secret(client, variable["name"], value)
-    raise EnvironmentError_(f"environment variable {variable['name']} has type {kind}; use PLAINTEXT, "
-                            "PARAMETER_STORE or SECRETS_MANAGER")
+    raise EnvironmentError_(
+        f"environment variable {variable['name']} has type {kind}; use PLAINTEXT, "
+        "PARAMETER_STORE or SECRETS_MANAGER"
+    )
 
 
-def resolve(spec: Buildspec, project_variables: list[dict[str, Any]], overrides: list[dict[str, Any]],
-            client: Callable[[str], Any]) -> dict[str, str]:
+def resolve(
+    spec: Buildspec,
+    project_variables: list[dict[str, Any]],
+    overrides: list[dict[str, Any]],
+    client: Callable[[str], Any],
+) -> dict[str, str]:
     values = dict(spec.variables)
     for name, reference in spec.parameter_store.items():
         values[name] = _parameter(client, name, reference)

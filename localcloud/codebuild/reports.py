@@ -20,14 +20,16 @@ def _cases(root: ElementTree.Element, source: str) -> list[dict[str, Any]]:
                     status = outcome
                     message = (found.get("message") or found.text or "").strip()
                     break
-            cases.append({
-                "testRawDataPath": source,
-                "prefix": case.get("classname") or suite.get("name") or "",
-                "name": case.get("name", ""),
-                "status": status,
-                "durationInNanoSeconds": int(float(case.get("time") or 0) * 1e9),
-                "message": message,
-            })
+            cases.append(
+                {
+                    "testRawDataPath": source,
+                    "prefix": case.get("classname") or suite.get("name") or "",
+                    "name": case.get("name", ""),
+                    "status": status,
+                    "durationInNanoSeconds": int(float(case.get("time") or 0) * 1e9),
+                    "message": message,
+                }
+            )
     return cases
 
 
@@ -51,5 +53,8 @@ def summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for case in cases:
         counts[case["status"]] = counts.get(case["status"], 0) + 1
-    return {"total": len(cases), "statusCounts": counts,
-            "durationInNanoSeconds": sum(c["durationInNanoSeconds"] for c in cases)}
+    return {
+        "total": len(cases),
+        "statusCounts": counts,
+        "durationInNanoSeconds": sum(c["durationInNanoSeconds"] for c in cases),
+    }

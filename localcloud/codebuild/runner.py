@@ -36,9 +36,18 @@ class BuildFailed(Exception):
 class Build:
     """Runs one build; ``save(record)`` persists it, ``client(service)`` reaches the local cloud."""
 
-    def __init__(self, record: dict[str, Any], project: dict[str, Any], request: dict[str, Any], *,
-                 folder: Path, state_root: Path, client: Callable[[str], Any], client_env: dict[str, str],
-                 save: Callable[[dict[str, Any]], None]):
+    def __init__(
+        self,
+        record: dict[str, Any],
+        project: dict[str, Any],
+        request: dict[str, Any],
+        *,
+        folder: Path,
+        state_root: Path,
+        client: Callable[[str], Any],
+        client_env: dict[str, str],
+        save: Callable[[dict[str, Any]], None],
+    ):
         self.record = record
         self.project = project
         self.request = request
@@ -92,16 +101,20 @@ class Build:
         logs_info = self.record["logs"]
         if not logs_info.get("groupName"):
             return
-        pending = self.lines[self._shipped:]
+        pending = self.lines[self._shipped :]
         if not pending:
             return
         self._shipped = len(self.lines)
         logs = self.client("logs")
         now = int(time.time() * 1000)
         for start in range(0, len(pending), 5000):
-            logs.put_log_events(logGroupName=logs_info["groupName"], logStreamName=logs_info["streamName"],
-                                logEvents=[{"timestamp": now, "message": line or " "}
-                                           for line in pending[start:start + 5000]])
+            logs.put_log_events(
+                logGroupName=logs_info["groupName"],
+                logStreamName=logs_info["streamName"],
+                logEvents=[
+                    {"timestamp": now, "message": line or " "} for line in pending[start : start + 5000]
+                ],
+            )
 
     def _open_logs(self) -> None:
         info = self.record["logs"]
@@ -145,7 +158,9 @@ class Build:
         with self.lock:
             if self.record["buildStatus"] == "IN_PROGRESS":
                 self.record["buildStatus"] = "SUCCEEDED"
-            self._end_current("SUCCEEDED" if self.record["buildStatus"] == "SUCCEEDED" else self.record["buildStatus"])
+            self._end_current(
+                "SUCCEEDED" if self.record["buildStatus"] == "SUCCEEDED" else self.record["buildStatus"]
+            )
             self.record["phases"].append({"phaseType": "COMPLETED", "startTime": time.time()})
             self.record.update(currentPhase="COMPLETED", buildComplete=True, endTime=time.time())
             self.log(f"[Container] Build {self.record['buildStatus']}")
@@ -168,8 +183,12 @@ class Build:
         src, secondary = self._fetch_sources(ml)
         spec = self.spec = self._load_buildspec(src)
         try:
-            variables = environment.resolve(spec, self.project.get("environment", {}).get("environmentVariables") or [],
-                                            self.request.get("environmentVariablesOverride") or [], self.client)
+            variables = environment.resolve(
+                spec,
+                self.project.get("environment", {}).get("environmentVariables") or [],
+                self.request.get("environmentVariablesOverride") or [],
+                self.client,
+            )
         except environment.EnvironmentError_ as error:
             raise BuildFailed("CLIENT_ERROR", str(error)) from error
         if self._stop_reason:
@@ -194,33 +213,54 @@ class Build:
         version = self.request.get("sourceVersion") or self.project.get("sourceVersion")
         s3 = self.client("s3")
         try:
-            fetched = sources.fetch(kind, location, version, ml / "src", self.state_root, self.record["region"], s3)
+            fetched = sources.fetch(
+                kind, location, version, ml / "src", self.state_root, self.record["region"], s3
+            )
             self.record["resolvedSourceVersion"] = fetched.resolved_version
             secondary = {}
-            versions = {v["sourceIdentifier"]: v.get("sourceVersion")
-                        for v in self.request.get("secondarySourcesVersionOverride") or []}
-            for item in self.request.get("secondarySourcesOverride") or self.project.get("secondarySources") or []:
+            versions = {
+                v["sourceIdentifier"]: v.get("sourceVersion")
+                for v in self.request.get("secondarySourcesVersionOverride") or []
+            }
+            for item in (
+                self.request.get("secondarySourcesOverride") or self.project.get("secondarySources") or []
+            ):
                 identifier = item["sourceIdentifier"]
-                extra = sources.fetch(item["type"], item.get("location", ""), versions.get(identifier),
-                                      ml / "secondary" / identifier, self.state_root, self.record["region"], s3)
+                extra = sources.fetch(
+                    item["type"],
+                    item.get("location", ""),
+                    versions.get(identifier),
+                    ml / "secondary" / identifier,
+                    self.state_root,
+                    self.record["region"],
+                    s3,
+                )
                 secondary[identifier] = extra.folder
                 self.record["secondarySourceVersions"].append(
-                    {"sourceIdentifier": identifier, "sourceVersion": extra.resolved_version})
+                    {"sourceIdentifier": identifier, "sourceVersion": extra.resolved_version}
+                )
         except sources.SourceError as error:
             raise BuildFailed("CLIENT_ERROR", str(error)) from error
-        self.log(f"[Container] Downloaded source {kind} {location} {self.record.get('resolvedSourceVersion', '')}")
+        self.log(
+            f"[Container] Downloaded source {kind} {location} {self.record.get('resolvedSourceVersion', '')}"
+        )
         return ml / "src", secondary
 
     def _load_buildspec(self, src: Path) -> buildspec.Buildspec:
-        declared = self.request.get("buildspecOverride") or (self.project.get("source") or {}).get("buildspec") or ""
+        declared = (
+            self.request.get("buildspecOverride") or (self.project.get("source") or {}).get("buildspec") or ""
+        )
         if "\n" in declared or declared.lstrip().startswith("version"):
             text, origin = declared, "inline buildspec"
         else:
             relative = declared or "buildspec.yml"
             path = (src / relative).resolve()
             if not str(path).startswith(str(src.resolve())) or not path.is_file():
-                raise BuildFailed("YAML_FILE_ERROR", f"YAML_FILE_ERROR: stat {relative}: no such file or directory "
-                                  "in the source; add it to the repository or set the project's buildspec")
+                raise BuildFailed(
+                    "YAML_FILE_ERROR",
+                    f"YAML_FILE_ERROR: stat {relative}: no such file or directory "
+                    "in the source; add it to the repository or set the project's buildspec",
+                )
             text, origin = path.read_text(), relative
         try:
             return buildspec.parse(text, origin)
@@ -231,16 +271,21 @@ class Build:
         record = self.record
         env = {
             **self.client_env,
-            "CODEBUILD_BUILD_ID": record["id"], "CODEBUILD_BUILD_ARN": record["arn"],
-            "CODEBUILD_BUILD_NUMBER": str(record["buildNumber"]), "CODEBUILD_INITIATOR": record["initiator"],
-            "CODEBUILD_SRC_DIR": f"{MOUNT}/src", "CODEBUILD_SOURCE_VERSION": record.get("sourceVersion", ""),
+            "CODEBUILD_BUILD_ID": record["id"],
+            "CODEBUILD_BUILD_ARN": record["arn"],
+            "CODEBUILD_BUILD_NUMBER": str(record["buildNumber"]),
+            "CODEBUILD_INITIATOR": record["initiator"],
+            "CODEBUILD_SRC_DIR": f"{MOUNT}/src",
+            "CODEBUILD_SOURCE_VERSION": record.get("sourceVersion", ""),
             "CODEBUILD_RESOLVED_SOURCE_VERSION": record.get("resolvedSourceVersion", ""),
             "CODEBUILD_START_TIME": str(int(record["startTime"] * 1000)),
             "CODEBUILD_BUILD_IMAGE": self.project.get("environment", {}).get("image", ""),
             "CODEBUILD_KMS_KEY_ID": record.get("encryptionKey", ""),
             "CODEBUILD_LOG_PATH": record["logs"].get("streamName", ""),
             "CODEBUILD_PROJECT_ARN": self.project.get("arn", ""),
-            "CODEBUILD_CI": "true", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "CODEBUILD_CI": "true",
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
         for identifier in secondary:
             env[f"CODEBUILD_SRC_DIR_{identifier}"] = f"{MOUNT}/secondary/{identifier}"
@@ -254,9 +299,13 @@ class Build:
         with self.lock:
             if self._stop_reason:
                 return exported
-            self._process = subprocess.Popen(sandbox.command(ml, argv, env, workdir=f"{MOUNT}/src"),
-                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                             errors="replace")
+            self._process = subprocess.Popen(
+                sandbox.command(ml, argv, env, workdir=f"{MOUNT}/src"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
         watchdog = threading.Timer(timeout, lambda: self.stop("TIMED_OUT"))
         watchdog.daemon = True
         watchdog.start()
@@ -268,7 +317,7 @@ class Build:
                 if not line.startswith(script.MARK):
                     self.log(line)
                     continue
-                words = line[len(script.MARK):].split()
+                words = line[len(script.MARK) :].split()
                 if words[0] == "PHASE_START":
                     current[:] = [words[1]]
                     self._phase(SCRIPT_PHASES[words[1]])
@@ -285,8 +334,11 @@ class Build:
             code = self._process.wait()
             watchdog.cancel()
         if self._stop_reason:
-            self._fail_current(self._stop_reason, f"Build {self._stop_reason.lower().replace('_', ' ')}",
-                               status=self._stop_reason)
+            self._fail_current(
+                self._stop_reason,
+                f"Build {self._stop_reason.lower().replace('_', ' ')}",
+                status=self._stop_reason,
+            )
             return exported
         if current:  # the shell exited in the middle of a phase (``exit`` in a command, or killed)
             code = exit_code if exit_code is not None else code
@@ -318,21 +370,31 @@ class Build:
         return commands[index].strip() if index < len(commands) else f"(phase {phase_name})"
 
     def _upload_artifacts(self, spec: buildspec.Buildspec, src: Path) -> None:
-        primary = self.request.get("artifactsOverride") or self.project.get("artifacts") or {"type": "NO_ARTIFACTS"}
+        primary = (
+            self.request.get("artifactsOverride") or self.project.get("artifacts") or {"type": "NO_ARTIFACTS"}
+        )
         targets = [(primary, spec.artifacts, "artifacts")]
         secondary_specs = spec.secondary_artifacts
-        for item in self.request.get("secondaryArtifactsOverride") or self.project.get("secondaryArtifacts") or []:
+        for item in (
+            self.request.get("secondaryArtifactsOverride") or self.project.get("secondaryArtifacts") or []
+        ):
             identifier = item.get("artifactIdentifier", "")
             if identifier not in secondary_specs:
-                raise BuildFailed("CLIENT_ERROR", f"secondary artifact {identifier!r} is not defined in the buildspec's "
-                                  f"artifacts.secondary-artifacts (defined: {sorted(secondary_specs)})")
+                raise BuildFailed(
+                    "CLIENT_ERROR",
+                    f"secondary artifact {identifier!r} is not defined in the buildspec's "
+                    f"artifacts.secondary-artifacts (defined: {sorted(secondary_specs)})",
+                )
             targets.append((item, secondary_specs[identifier], f"artifacts.secondary-artifacts.{identifier}"))
         for destination, artifact_spec, where in targets:
             if destination.get("type") in ("NO_ARTIFACTS", "CODEPIPELINE") or not destination.get("location"):
                 continue
             if artifact_spec is None:
-                raise BuildFailed("CLIENT_ERROR", f"the project uploads artifacts but the buildspec has no {where} "
-                                  "section: add artifacts.files")
+                raise BuildFailed(
+                    "CLIENT_ERROR",
+                    f"the project uploads artifacts but the buildspec has no {where} "
+                    "section: add artifacts.files",
+                )
             try:
                 files = artifacts.collect(artifact_spec, src)
             except artifacts.ArtifactError as error:
@@ -342,7 +404,9 @@ class Build:
             if destination is primary:
                 self.record["artifacts"] = entry
             else:
-                self.record["secondaryArtifacts"].append({**entry, "artifactIdentifier": destination["artifactIdentifier"]})
+                self.record["secondaryArtifacts"].append(
+                    {**entry, "artifactIdentifier": destination["artifactIdentifier"]}
+                )
             self.log(f"[Container] Uploaded {len(files)} artifact file(s) to {location}")
 
     def _upload(self, destination: dict[str, Any], spec, files: list[tuple[Path, str]]) -> str:
@@ -369,5 +433,10 @@ class Build:
             for problem in problems:
                 self.log(f"[Container] {problem}")
             totals = reports.summary(cases)
-            self.record["reports"].append({"name": report_spec.name, "testCases": cases, "testSummary": totals})
-            self.log(f"[Container] Report {report_spec.name}: {totals['total']} test case(s) {totals['statusCounts']}")
+            self.record["reports"].append(
+                {"name": report_spec.name, "testCases": cases, "testSummary": totals}
+            )
+            self.log(
+                f"[Container] Report {report_spec.name}: {totals['total']} test case(s) "
+                f"{totals['statusCounts']}"
+            )

@@ -17,6 +17,9 @@ from .buildspec import Buildspec, Phase
 MARK = "\x1e[codebuild]"
 # Phases after which a failure (with on-failure ABORT) still lets these run.
 STILL_RUNS_AFTER_FAILURE = {"build": {"post_build"}}
+RUNTIME_NOTE = (
+    "runtime-versions {runtime}: {version} cannot be installed locally; using the local cloud Python instead"
+)
 
 PRELUDE = f"""\
 exec </dev/null
@@ -47,15 +50,28 @@ fi
 
 
 def _phase_block(phase: Phase, files: dict[tuple[str, int], str]) -> str:
-    allowed_after_failure = " ".join(sorted(
-        {later for earlier, laters in STILL_RUNS_AFTER_FAILURE.items() for later in laters if later == phase.name}))
+    allowed_after_failure = " ".join(
+        sorted(
+            {
+                later
+                for earlier, laters in STILL_RUNS_AFTER_FAILURE.items()
+                for later in laters
+                if later == phase.name
+            }
+        )
+    )
     runs_if = '[ -z "$__cb_abort" ]'
     if allowed_after_failure:
         runs_if = f'{{ [ -z "$__cb_abort" ] || [ "$__cb_skip_to" = {phase.name} ]; }}'
-    body = [f"if {runs_if}; then", "  __cb_abort=\"\"", '  __cb_failed=""',
-            f"  __cb_mark PHASE_START {phase.name}", f"  __cb_log 'Entering phase {phase.name.upper()}'"]
+    body = [
+        f"if {runs_if}; then",
+        '  __cb_abort=""',
+        '  __cb_failed=""',
+        f"  __cb_mark PHASE_START {phase.name}",
+        f"  __cb_log 'Entering phase {phase.name.upper()}'",
+    ]
     for runtime, version in phase.runtime_versions.items():
-        body.append(f"  __cb_log {shlex.quote(f'runtime-versions {runtime}: {version} cannot be installed locally; using the local cloud Python instead')}")
+        body.append(f"  __cb_log {shlex.quote(RUNTIME_NOTE.format(runtime=runtime, version=version))}")
     for index, command in enumerate(phase.commands):
         body.append(_command_block(phase.name, index, files[(phase.name, index)], command, always=False))
     for index, command in enumerate(phase.finally_commands):
@@ -68,7 +84,7 @@ def _phase_block(phase: Phase, files: dict[tuple[str, int], str]) -> str:
         f"    __cb_log 'Phase complete: {phase.name.upper()} State: FAILED'",
     ]
     if phase.on_failure == "ABORT":
-        body.append('    __cb_abort=1')
+        body.append("    __cb_abort=1")
         following = STILL_RUNS_AFTER_FAILURE.get(phase.name)
         if following:
             body.append(f"    __cb_skip_to={sorted(following)[0]}")
@@ -79,7 +95,10 @@ def _phase_block(phase: Phase, files: dict[tuple[str, int], str]) -> str:
 def _exports(names: list[str]) -> str:
     lines = []
     for name in names:
-        lines.append(f'if [ -n "${{{name}+set}}" ]; then __cb_mark EXPORT {name} "$(printf %s "${{{name}}}" | base64 -w0)"; fi')
+        lines.append(
+            f'if [ -n "${{{name}+set}}" ]; then '
+            f'__cb_mark EXPORT {name} "$(printf %s "${{{name}}}" | base64 -w0)"; fi'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -89,12 +108,18 @@ def write(spec: Buildspec, folder: Path, mount_point: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[tuple[str, int], str] = {}
     for phase in spec.phases:
-        for kind, commands in ((phase.name, phase.commands), (f"{phase.name}-finally", phase.finally_commands)):
+        for kind, commands in (
+            (phase.name, phase.commands),
+            (f"{phase.name}-finally", phase.finally_commands),
+        ):
             for index, command in enumerate(commands):
                 name = f"{kind}-{index}.sh"
                 (folder / name).write_text(command + "\n")
                 files[(kind, index)] = f"{mount_point}/{name}"
-    program = [PRELUDE] + [_phase_block(phase, files) for phase in spec.phases] + [
-        '__cb_skip_to=""', _exports(spec.exported_variables), "trap - EXIT", "__cb_mark DONE", "exit 0"]
+    program = (
+        [PRELUDE]
+        + [_phase_block(phase, files) for phase in spec.phases]
+        + ['__cb_skip_to=""', _exports(spec.exported_variables), "trap - EXIT", "__cb_mark DONE", "exit 0"]
+    )
     (folder / "build.sh").write_text("\n".join(program))
     return f"{mount_point}/build.sh"

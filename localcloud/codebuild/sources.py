@@ -34,7 +34,9 @@ def repository_path(state_root: Path, region: str, name: str) -> Path:
 def _git(repo: Path, *args: str) -> bytes:
     result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True)
     if result.returncode != 0:
-        raise SourceError(f"git {' '.join(args)} failed in {repo.name}: {result.stderr.decode(errors='replace').strip()}")
+        raise SourceError(
+            f"git {' '.join(args)} failed in {repo.name}: {result.stderr.decode(errors='replace').strip()}"
+        )
     return result.stdout
 
 
@@ -46,8 +48,11 @@ def resolve_commit(repo: Path, version: str | None) -> str:
     if version and not version.startswith("refs/") and not re.fullmatch(r"[0-9a-f]{7,40}", version):
         candidates = [f"refs/heads/{version}", version]
     for candidate in candidates:
-        result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode == 0:
             return result.stdout.strip()
     raise SourceError(f"repository {repo.name[:-4]} has no branch or commit {version or 'HEAD'!r}")
@@ -56,8 +61,13 @@ def resolve_commit(repo: Path, version: str | None) -> str:
 def commit_details(repo: Path, commit: str) -> dict[str, str]:
     fields = _git(repo, "log", "-1", "--format=%an%x00%ae%x00%aI%x00%cI%x00%B", commit).decode()
     author, email, author_date, committer_date, message = fields.split("\x00", 4)
-    return {"AuthorName": author, "AuthorEmail": email, "AuthorDate": author_date,
-            "CommitterDate": committer_date, "CommitMessage": message.strip()}
+    return {
+        "AuthorName": author,
+        "AuthorEmail": email,
+        "AuthorDate": author_date,
+        "CommitterDate": committer_date,
+        "CommitMessage": message.strip(),
+    }
 
 
 def archive(repo: Path, commit: str) -> bytes:
@@ -99,8 +109,9 @@ def s3_location(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def fetch(kind: str, location: str, version: str | None, target: Path, state_root: Path, region: str,
-          s3) -> Fetched:
+def fetch(
+    kind: str, location: str, version: str | None, target: Path, state_root: Path, region: str, s3
+) -> Fetched:
     """Put the source's files into ``target``."""
     kind = (kind or "").upper()
     target.mkdir(parents=True, exist_ok=True)
@@ -122,6 +133,10 @@ def fetch(kind: str, location: str, version: str | None, target: Path, state_roo
         extract_zip(response["Body"].read(), target)
         return Fetched(target, response.get("VersionId") or f"s3://{bucket}/{key}")
     if kind == "CODEPIPELINE":
-        raise SourceError("source type CODEPIPELINE is provided by CodePipeline: start this project from a "
-                          "pipeline, or override the source with sourceTypeOverride")
-    raise SourceError(f"source type {kind or '(none)'} is not supported locally; use CODECOMMIT, GITHUB, S3 or NO_SOURCE")
+        raise SourceError(
+            "source type CODEPIPELINE is provided by CodePipeline: start this project from a "
+            "pipeline, or override the source with sourceTypeOverride"
+        )
+    raise SourceError(
+        f"source type {kind or '(none)'} is not supported locally; use CODECOMMIT, GITHUB, S3 or NO_SOURCE"
+    )

@@ -41,13 +41,17 @@ class CodePipelineService:
         backend = get_backend("codepipeline")[ACCOUNT_ID][region]
         found = backend.pipelines.get(name)
         if found is None:
-            raise _error("PipelineNotFoundException",
-                         f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'")
+            raise _error(
+                "PipelineNotFoundException",
+                f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'",
+            )
         return found.pipeline, found.metadata
 
     # records ------------------------------------------------------------------------------
     def records(self, pipeline_name: str) -> list[dict[str, Any]]:
-        live = {e.execution_id: e.record for e in self.executions.values() if e.pipeline_name == pipeline_name}
+        live = {
+            e.execution_id: e.record for e in self.executions.values() if e.pipeline_name == pipeline_name
+        }
         stored = [r for r in self.cloud.state.list_json(FOLDER) if r["pipelineName"] == pipeline_name]
         merged = [live.get(r["pipelineExecutionId"], r) for r in stored]
         return sorted(merged, key=lambda r: r["startTime"], reverse=True)
@@ -59,37 +63,59 @@ class CodePipelineService:
         path = self.cloud.state.root / FOLDER / f"{execution_id}.json"
         record = json.loads(path.read_text()) if path.exists() else None
         if not record or record["pipelineName"] != pipeline_name:
-            raise _error("PipelineExecutionNotFoundException",
-                         f"Pipeline execution {execution_id} of pipeline {pipeline_name} does not exist")
+            raise _error(
+                "PipelineExecutionNotFoundException",
+                f"Pipeline execution {execution_id} of pipeline {pipeline_name} does not exist",
+            )
         return record
 
     # starting -----------------------------------------------------------------------------
-    def start(self, name: str, region: str, trigger: dict[str, str], body: dict[str, Any] | None = None) -> str:
+    def start(
+        self, name: str, region: str, trigger: dict[str, str], body: dict[str, Any] | None = None
+    ) -> str:
         pipeline, _ = self.pipeline(name, region)
         body = body or {}
         declared = {v["name"]: v for v in pipeline.get("variables") or []}
         given = {v["name"]: v["value"] for v in body.get("variables") or []}
         unknown = sorted(set(given) - set(declared))
         if unknown:
-            raise _error("ValidationException", f"variables {unknown} are not declared by pipeline {name}; "
-                         f"declared: {sorted(declared)}")
+            raise _error(
+                "ValidationException",
+                f"variables {unknown} are not declared by pipeline {name}; declared: {sorted(declared)}",
+            )
         resolved = []
         for var_name, spec in declared.items():
             value = given.get(var_name, spec.get("defaultValue"))
             if value is None:
-                raise _error("ValidationException", f"variable {var_name} of pipeline {name} has no default value: "
-                             "pass it in StartPipelineExecution's variables")
+                raise _error(
+                    "ValidationException",
+                    f"variable {var_name} of pipeline {name} has no default value: "
+                    "pass it in StartPipelineExecution's variables",
+                )
             resolved.append({"name": var_name, "resolvedValue": value})
         mode = pipeline.get("executionMode", "SUPERSEDED")
         if mode not in MODES:
             raise _error("ValidationException", f"executionMode {mode} is not one of {MODES}")
         now = time.time()
         record = {
-            "pipelineName": name, "pipelineVersion": pipeline.get("version", 1), "pipelineExecutionId": str(uuid.uuid4()),
-            "status": "InProgress", "statusSummary": "", "trigger": trigger, "executionMode": mode,
-            "executionType": "STANDARD", "startTime": now, "lastUpdateTime": now, "region": region,
-            "pipeline": json.loads(json.dumps(pipeline, default=str)), "variables": resolved,
-            "artifactRevisions": [], "stages": {}, "namespaces": {}, "artifacts": {}, "resumeFrom": None,
+            "pipelineName": name,
+            "pipelineVersion": pipeline.get("version", 1),
+            "pipelineExecutionId": str(uuid.uuid4()),
+            "status": "InProgress",
+            "statusSummary": "",
+            "trigger": trigger,
+            "executionMode": mode,
+            "executionType": "STANDARD",
+            "startTime": now,
+            "lastUpdateTime": now,
+            "region": region,
+            "pipeline": json.loads(json.dumps(pipeline, default=str)),
+            "variables": resolved,
+            "artifactRevisions": [],
+            "stages": {},
+            "namespaces": {},
+            "artifacts": {},
+            "resumeFrom": None,
         }
         execution = Execution(self, record)
         execution.save()
@@ -98,8 +124,12 @@ class CodePipelineService:
 
     def _launch(self, execution: Execution) -> None:
         self.executions[execution.execution_id] = execution
-        thread = threading.Thread(target=self._drive, args=(execution,), daemon=True,
-                                  name=f"codepipeline-{execution.execution_id[:8]}")
+        thread = threading.Thread(
+            target=self._drive,
+            args=(execution,),
+            daemon=True,
+            name=f"codepipeline-{execution.execution_id[:8]}",
+        )
         self.threads.append(thread)
         thread.start()
 
@@ -127,14 +157,29 @@ class CodePipelineService:
         records = self.records(name)
         stage_states = []
         for stage in pipeline["stages"]:
-            latest = next((r for r in sorted(records, key=lambda r: r["stages"].get(stage["name"], {}).get(
-                "startTime", 0), reverse=True) if stage["name"] in r["stages"]), None)
-            state: dict[str, Any] = {"stageName": stage["name"], "inboundTransitionState": {"enabled": True},
-                                     "actionStates": []}
+            latest = next(
+                (
+                    r
+                    for r in sorted(
+                        records,
+                        key=lambda r: r["stages"].get(stage["name"], {}).get("startTime", 0),
+                        reverse=True,
+                    )
+                    if stage["name"] in r["stages"]
+                ),
+                None,
+            )
+            state: dict[str, Any] = {
+                "stageName": stage["name"],
+                "inboundTransitionState": {"enabled": True},
+                "actionStates": [],
+            }
             if latest:
                 stage_record = latest["stages"][stage["name"]]
-                state["latestExecution"] = {"pipelineExecutionId": latest["pipelineExecutionId"],
-                                            "status": stage_record["status"]}
+                state["latestExecution"] = {
+                    "pipelineExecutionId": latest["pipelineExecutionId"],
+                    "status": stage_record["status"],
+                }
             for action in stage["actions"]:
                 action_state: dict[str, Any] = {"actionName": action["name"]}
                 found = latest["stages"][stage["name"]]["actions"].get(action["name"]) if latest else None
@@ -142,27 +187,62 @@ class CodePipelineService:
                     action_state["latestExecution"] = _action_latest(found)
                 state["actionStates"].append(action_state)
             stage_states.append(state)
-        return {"pipelineName": name, "pipelineVersion": pipeline.get("version", 1), "stageStates": stage_states,
-                "created": metadata["created"], "updated": metadata["updated"]}
+        return {
+            "pipelineName": name,
+            "pipelineVersion": pipeline.get("version", 1),
+            "stageStates": stage_states,
+            "created": metadata["created"],
+            "updated": metadata["updated"],
+        }
 
     def get_pipeline_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self.execution(body.get("pipelineName", ""), body.get("pipelineExecutionId", ""))
-        return {"pipelineExecution": {
-            **{k: record[k] for k in ("pipelineName", "pipelineVersion", "pipelineExecutionId", "status",
-                                      "statusSummary", "trigger", "executionMode", "executionType")},
-            "artifactRevisions": record["artifactRevisions"], "variables": record["variables"]}}
+        return {
+            "pipelineExecution": {
+                **{
+                    k: record[k]
+                    for k in (
+                        "pipelineName",
+                        "pipelineVersion",
+                        "pipelineExecutionId",
+                        "status",
+                        "statusSummary",
+                        "trigger",
+                        "executionMode",
+                        "executionType",
+                    )
+                },
+                "artifactRevisions": record["artifactRevisions"],
+                "variables": record["variables"],
+            }
+        }
 
     def list_pipeline_executions(self, body: dict[str, Any], region: str) -> dict[str, Any]:
         name = body.get("pipelineName", "")
         self.pipeline(name, region)
         summaries = []
         for record in self.records(name)[: body.get("maxResults", 100)]:
-            summary = {k: record[k] for k in ("pipelineExecutionId", "status", "startTime", "lastUpdateTime",
-                                              "trigger", "executionMode", "executionType")}
+            summary = {
+                k: record[k]
+                for k in (
+                    "pipelineExecutionId",
+                    "status",
+                    "startTime",
+                    "lastUpdateTime",
+                    "trigger",
+                    "executionMode",
+                    "executionType",
+                )
+            }
             summary["statusSummary"] = record["statusSummary"]
-            summary["sourceRevisions"] = [{"actionName": r["name"], "revisionId": r["revisionId"],
-                                           "revisionSummary": r.get("revisionSummary", "")}
-                                          for r in record["artifactRevisions"]]
+            summary["sourceRevisions"] = [
+                {
+                    "actionName": r["name"],
+                    "revisionId": r["revisionId"],
+                    "revisionSummary": r.get("revisionSummary", ""),
+                }
+                for r in record["artifactRevisions"]
+            ]
             if record.get("stopTrigger"):
                 summary["stopTrigger"] = {"reason": record["stopTrigger"].get("reason", "")}
             summaries.append(summary)
@@ -185,7 +265,11 @@ class CodePipelineService:
         return {"actionExecutionDetails": details}
 
     def put_approval_result(self, body: dict[str, Any]) -> dict[str, Any]:
-        name, stage, action = body.get("pipelineName", ""), body.get("stageName", ""), body.get("actionName", "")
+        name, stage, action = (
+            body.get("pipelineName", ""),
+            body.get("stageName", ""),
+            body.get("actionName", ""),
+        )
         result = body.get("result") or {}
         if result.get("status") not in ("Approved", "Rejected"):
             raise _error("ValidationException", "result.status must be Approved or Rejected")
@@ -195,34 +279,47 @@ class CodePipelineService:
             state = execution.record["stages"].get(stage, {}).get("actions", {}).get(action)
             if state and state.get("status") == "InProgress" and state.get("token"):
                 if state["token"] != body.get("token"):
-                    raise _error("InvalidApprovalTokenException",
-                                 f"The token {body.get('token')} is not the token of the approval awaited by "
-                                 f"{stage}/{action}; read the current token from GetPipelineState")
+                    raise _error(
+                        "InvalidApprovalTokenException",
+                        f"The token {body.get('token')} is not the token of the approval awaited by "
+                        f"{stage}/{action}; read the current token from GetPipelineState",
+                    )
                 with execution.lock:
-                    state["approvalResult"] = {"status": result["status"], "summary": result.get("summary", ""),
-                                               "approvedAt": time.time()}
+                    state["approvalResult"] = {
+                        "status": result["status"],
+                        "summary": result.get("summary", ""),
+                        "approvedAt": time.time(),
+                    }
                     execution.save()
                 return {"approvedAt": time.time()}
         self.pipeline(name, self._region_of(name))
-        if not any(stage == s["name"] and any(a["name"] == action for a in s["actions"])
-                   for s in self.pipeline(name, self._region_of(name))[0]["stages"]):
+        if not any(
+            stage == s["name"] and any(a["name"] == action for a in s["actions"])
+            for s in self.pipeline(name, self._region_of(name))[0]["stages"]
+        ):
             raise _error("ActionNotFoundException", f"Pipeline {name} has no action {stage}/{action}")
-        raise _error("ApprovalAlreadyCompletedException" if body.get("token") else "InvalidApprovalTokenException",
-                     f"No approval is awaited by {stage}/{action} of pipeline {name}")
+        raise _error(
+            "ApprovalAlreadyCompletedException" if body.get("token") else "InvalidApprovalTokenException",
+            f"No approval is awaited by {stage}/{action} of pipeline {name}",
+        )
 
     def _region_of(self, name: str) -> str:
         for region, backend in get_backend("codepipeline")[ACCOUNT_ID].items():
             if name in backend.pipelines:
                 return region
-        raise _error("PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'")
+        raise _error(
+            "PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'"
+        )
 
     def stop_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         name, execution_id = body.get("pipelineName", ""), body.get("pipelineExecutionId", "")
         record = self.execution(name, execution_id)
         execution = self.executions.get(execution_id)
         if execution is None or record["status"] != "InProgress":
-            raise _error("PipelineExecutionNotStoppableException",
-                         f"Pipeline execution {execution_id} is {record['status']}, so it cannot be stopped")
+            raise _error(
+                "PipelineExecutionNotStoppableException",
+                f"Pipeline execution {execution_id} is {record['status']}, so it cannot be stopped",
+            )
         with execution.lock:
             record["stopTrigger"] = {"reason": body.get("reason", ""), "abandon": bool(body.get("abandon"))}
             record["status"] = "Stopping"
@@ -230,13 +327,18 @@ class CodePipelineService:
         return {"pipelineExecutionId": execution_id}
 
     def retry_stage(self, body: dict[str, Any]) -> dict[str, Any]:
-        name, stage, execution_id = body.get("pipelineName", ""), body.get("stageName", ""), body.get(
-            "pipelineExecutionId", "")
+        name, stage, execution_id = (
+            body.get("pipelineName", ""),
+            body.get("stageName", ""),
+            body.get("pipelineExecutionId", ""),
+        )
         record = self.execution(name, execution_id)
         stage_state = record["stages"].get(stage)
         if record["status"] != "Failed" or not stage_state or stage_state["status"] != "Failed":
-            raise _error("StageNotRetryableException", f"Stage {stage} of execution {execution_id} has not failed, "
-                         "so it cannot be retried")
+            raise _error(
+                "StageNotRetryableException",
+                f"Stage {stage} of execution {execution_id} has not failed, so it cannot be retried",
+            )
         mode = body.get("retryMode", "FAILED_ACTIONS")
         for action_state in stage_state["actions"].values():
             if mode == "ALL_ACTIONS" or action_state["status"] != "Succeeded":
@@ -261,30 +363,50 @@ class CodePipelineService:
 
 
 def _action_latest(state: dict[str, Any]) -> dict[str, Any]:
-    latest = {"actionExecutionId": state.get("actionExecutionId", ""), "status": state["status"],
-              "lastStatusChange": state.get("lastStatusChange")}
+    latest = {
+        "actionExecutionId": state.get("actionExecutionId", ""),
+        "status": state["status"],
+        "lastStatusChange": state.get("lastStatusChange"),
+    }
     for key in ("summary", "token", "externalExecutionId", "externalExecutionUrl", "errorDetails"):
         if state.get(key):
             latest[key] = state[key]
     return latest
 
 
-def _action_detail(record: dict[str, Any], stage: str, name: str, state: dict[str, Any],
-                   action: dict[str, Any]) -> dict[str, Any]:
+def _action_detail(
+    record: dict[str, Any], stage: str, name: str, state: dict[str, Any], action: dict[str, Any]
+) -> dict[str, Any]:
     given = state.get("input") or {}
     return {
-        "pipelineExecutionId": record["pipelineExecutionId"], "actionExecutionId": state.get("actionExecutionId", ""),
-        "pipelineVersion": record["pipelineVersion"], "stageName": stage, "actionName": name,
-        "startTime": state.get("startTime", record["startTime"]), "lastUpdateTime": state.get("lastStatusChange"),
+        "pipelineExecutionId": record["pipelineExecutionId"],
+        "actionExecutionId": state.get("actionExecutionId", ""),
+        "pipelineVersion": record["pipelineVersion"],
+        "stageName": stage,
+        "actionName": name,
+        "startTime": state.get("startTime", record["startTime"]),
+        "lastUpdateTime": state.get("lastStatusChange"),
         "status": state["status"],
-        "input": {"actionTypeId": action.get("actionTypeId", {}), "configuration": given.get("configuration", {}),
-                  "resolvedConfiguration": given.get("resolvedConfiguration", {}), "region": record["region"],
-                  "inputArtifacts": given.get("inputArtifacts", []), "namespace": action.get("namespace", "")},
-        "output": {"outputArtifacts": state.get("outputArtifacts", []),
-                   "executionResult": {k: v for k, v in {
-                       "externalExecutionId": state.get("externalExecutionId"),
-                       "externalExecutionSummary": state.get("summary"),
-                       "externalExecutionUrl": state.get("externalExecutionUrl"),
-                       "errorDetails": state.get("errorDetails")}.items() if v},
-                   "outputVariables": state.get("outputVariables", {})},
+        "input": {
+            "actionTypeId": action.get("actionTypeId", {}),
+            "configuration": given.get("configuration", {}),
+            "resolvedConfiguration": given.get("resolvedConfiguration", {}),
+            "region": record["region"],
+            "inputArtifacts": given.get("inputArtifacts", []),
+            "namespace": action.get("namespace", ""),
+        },
+        "output": {
+            "outputArtifacts": state.get("outputArtifacts", []),
+            "executionResult": {
+                k: v
+                for k, v in {
+                    "externalExecutionId": state.get("externalExecutionId"),
+                    "externalExecutionSummary": state.get("summary"),
+                    "externalExecutionUrl": state.get("externalExecutionUrl"),
+                    "errorDetails": state.get("errorDetails"),
+                }.items()
+                if v
+            },
+            "outputVariables": state.get("outputVariables", {}),
+        },
     }

@@ -14,8 +14,10 @@ class ArtifactStoreError(Exception):
 def store_bucket(pipeline: dict[str, Any], region: str) -> str:
     store = pipeline.get("artifactStore") or (pipeline.get("artifactStores") or {}).get(region)
     if not store or store.get("type", "S3") != "S3" or not store.get("location"):
-        raise ArtifactStoreError(f"pipeline {pipeline.get('name')} has no S3 artifactStore for {region}: set "
-                                 "artifactStore {type: S3, location: <bucket>}")
+        raise ArtifactStoreError(
+            f"pipeline {pipeline.get('name')} has no S3 artifactStore for {region}: set "
+            "artifactStore {type: S3, location: <bucket>}"
+        )
     return store["location"]
 
 

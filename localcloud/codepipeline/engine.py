@@ -85,7 +85,9 @@ class Execution:
     def should_stop(self) -> bool:
         if self.service.cloud.stopping.is_set():
             return True
-        return self.record["status"] == "Stopping" and self.record.get("stopTrigger", {}).get("abandon", False)
+        return self.record["status"] == "Stopping" and self.record.get("stopTrigger", {}).get(
+            "abandon", False
+        )
 
     # driving ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -102,7 +104,7 @@ class Execution:
         start = self.record.get("resumeFrom")
         stages = pipeline["stages"]
         if start:
-            stages = stages[[s["name"] for s in stages].index(start):]
+            stages = stages[[s["name"] for s in stages].index(start) :]
         for stage in stages:
             if self.record["status"] == "Stopping":
                 return self._finish("Stopped", self.record.get("stopTrigger", {}).get("reason", ""))
@@ -163,8 +165,11 @@ class Execution:
         previous = states.get(action["name"], {})
         if previous.get("status") == "Succeeded" and previous.get("executionId") == self.execution_id:
             return None  # done before a restart or a retry of failed actions
-        waiting = previous.get("status") == "InProgress" and previous.get("token") and \
-            previous.get("executionId") == self.execution_id
+        waiting = (
+            previous.get("status") == "InProgress"
+            and previous.get("token")
+            and previous.get("executionId") == self.execution_id
+        )
         with self.lock:
             state = previous if waiting else {}
             state.update(status="InProgress", lastStatusChange=time.time(), executionId=self.execution_id)
@@ -189,16 +194,34 @@ class Execution:
             if action.get("namespace"):
                 self.record["namespaces"][action["namespace"]] = outcome.output_variables
             if outcome.revision:
-                revision = {"name": next(iter(context.outputs), action["name"]), **outcome.revision,
-                            "created": time.time()}
-                self.record["artifactRevisions"] = [r for r in self.record["artifactRevisions"]
-                                                    if r["name"] != revision["name"]] + [revision]
-            self._action_done(state, "Succeeded", summary=outcome.summary, variables=outcome.output_variables,
-                              external_id=outcome.external_id, external_url=outcome.external_url)
+                revision = {
+                    "name": next(iter(context.outputs), action["name"]),
+                    **outcome.revision,
+                    "created": time.time(),
+                }
+                self.record["artifactRevisions"] = [
+                    r for r in self.record["artifactRevisions"] if r["name"] != revision["name"]
+                ] + [revision]
+            self._action_done(
+                state,
+                "Succeeded",
+                summary=outcome.summary,
+                variables=outcome.output_variables,
+                external_id=outcome.external_id,
+                external_url=outcome.external_url,
+            )
         return None
 
-    def _action_done(self, state: dict[str, Any], status: str, summary: str = "", error: dict | None = None,
-                     variables: dict | None = None, external_id: str = "", external_url: str = "") -> None:
+    def _action_done(
+        self,
+        state: dict[str, Any],
+        status: str,
+        summary: str = "",
+        error: dict | None = None,
+        variables: dict | None = None,
+        external_id: str = "",
+        external_url: str = "",
+    ) -> None:
         with self.lock:
             state.update(status=status, lastStatusChange=time.time(), endTime=time.time())
             if status != "InProgress":
@@ -218,16 +241,20 @@ class Execution:
     def _context(self, stage: str, action: dict[str, Any], state: dict[str, Any]) -> ActionContext:
         region = action.get("region") or self.record["region"]
         bucket = artifacts.store_bucket(self.record["pipeline"], region)
-        namespaces = {**self.record["namespaces"],
-                      "codepipeline": {"PipelineExecutionId": self.execution_id},
-                      "variables": {v["name"]: v["resolvedValue"] for v in self.record.get("variables", [])}}
+        namespaces = {
+            **self.record["namespaces"],
+            "codepipeline": {"PipelineExecutionId": self.execution_id},
+            "variables": {v["name"]: v["resolvedValue"] for v in self.record.get("variables", [])},
+        }
         configuration = variables.resolve(action.get("configuration") or {}, namespaces)
         inputs = {}
         for artifact in action.get("inputArtifacts") or []:
             found = self.record["artifacts"].get(artifact["name"])
             if not found:
-                raise ActionFailed(f"input artifact {artifact['name']} has not been produced by an earlier action",
-                                   "ConfigurationError")
+                raise ActionFailed(
+                    f"input artifact {artifact['name']} has not been produced by an earlier action",
+                    "ConfigurationError",
+                )
             inputs[artifact["name"]] = found
         outputs = {}
         with self.lock:
@@ -235,11 +262,25 @@ class Execution:
                 location = artifacts.location(bucket, artifacts.new_key(self.pipeline_name, artifact["name"]))
                 self.record["artifacts"][artifact["name"]] = location
                 outputs[artifact["name"]] = location
-            state["input"] = {"configuration": action.get("configuration") or {}, "resolvedConfiguration": configuration,
-                              "inputArtifacts": [{"name": n, "s3location": loc} for n, loc in inputs.items()]}
+            state["input"] = {
+                "configuration": action.get("configuration") or {},
+                "resolvedConfiguration": configuration,
+                "inputArtifacts": [{"name": n, "s3location": loc} for n, loc in inputs.items()],
+            }
             state["outputArtifacts"] = [{"name": n, "s3location": loc} for n, loc in outputs.items()]
             self.save()
-        return ActionContext(cloud=self.service.cloud, region=region, pipeline_name=self.pipeline_name,
-                             execution_id=self.execution_id, stage_name=stage, action=action,
-                             configuration=configuration, bucket=bucket, inputs=inputs, outputs=outputs, state=state,
-                             should_stop=self.should_stop, save=self.save)
+        return ActionContext(
+            cloud=self.service.cloud,
+            region=region,
+            pipeline_name=self.pipeline_name,
+            execution_id=self.execution_id,
+            stage_name=stage,
+            action=action,
+            configuration=configuration,
+            bucket=bucket,
+            inputs=inputs,
+            outputs=outputs,
+            state=state,
+            should_stop=self.should_stop,
+            save=self.save,
+        )

@@ -26,10 +26,13 @@ def resolve(value: Any, namespaces: dict[str, dict[str, str]]) -> Any:
         if namespace not in namespaces:
             raise UnresolvedVariable(
                 f"#{{{namespace}.{name}}}: no namespace {namespace!r} has been produced in this execution "
-                f"(known: {sorted(namespaces)}); set 'namespace' on an earlier action or fix the reference")
+                f"(known: {sorted(namespaces)}); set 'namespace' on an earlier action or fix the reference"
+            )
         if name not in namespaces[namespace]:
-            raise UnresolvedVariable(f"#{{{namespace}.{name}}}: namespace {namespace!r} has no variable {name!r} "
-                                     f"(it has: {sorted(namespaces[namespace])})")
+            raise UnresolvedVariable(
+                f"#{{{namespace}.{name}}}: namespace {namespace!r} has no variable {name!r} "
+                f"(it has: {sorted(namespaces[namespace])})"
+            )
         return str(namespaces[namespace][name])
 
     return REFERENCE.sub(substitute, value)

@@ -16,11 +16,16 @@ ROLE = "arn:aws:iam::123456789012:role/codebuild-role"
 
 
 def make_repo(state_root: Path, name: str, files: dict[str, str], branch: str = "main") -> str:
-    """A bare repository at the local CodeCommit path holding one commit of ``files``; returns the commit id."""
+    """A bare repository at the local CodeCommit path with one more commit of ``files``; returns its id."""
     bare = state_root / "codecommit" / REGION / f"{name}.git"
     work = state_root / "worktrees" / name
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",
-           "GIT_COMMITTER_NAME": "Tester", "GIT_COMMITTER_EMAIL": "tester@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Tester",
+        "GIT_AUTHOR_EMAIL": "tester@example.com",
+        "GIT_COMMITTER_NAME": "Tester",
+        "GIT_COMMITTER_EMAIL": "tester@example.com",
+    }
     if not bare.exists():
         bare.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "--quiet", "--bare", "-b", branch, str(bare)], check=True)
@@ -32,23 +37,35 @@ def make_repo(state_root: Path, name: str, files: dict[str, str], branch: str = 
         path.write_text(text)
     subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(work), "commit", "--quiet", "-m", f"update {name}"], check=True, env=env)
-    subprocess.run(["git", "-C", str(work), "push", "--quiet", "origin", branch], check=True, capture_output=True)
-    return subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    subprocess.run(
+        ["git", "-C", str(work), "push", "--quiet", "origin", branch], check=True, capture_output=True
+    )
+    return subprocess.run(
+        ["git", "-C", str(work), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def create_project(codebuild, name: str, repo: str | None = None, **extra) -> None:
-    source = {"type": "CODECOMMIT", "location": f"https://git-codecommit.{REGION}.amazonaws.com/v1/repos/{repo}"} \
-        if repo else {"type": "NO_SOURCE", "location": "none"}
+    source = (
+        {"type": "CODECOMMIT", "location": f"https://git-codecommit.{REGION}.amazonaws.com/v1/repos/{repo}"}
+        if repo
+        else {"type": "NO_SOURCE", "location": "none"}
+    )
     if "buildspec" in extra:
         source["buildspec"] = extra.pop("buildspec")
     codebuild.create_project(
-        name=name, source=source, serviceRole=ROLE,
+        name=name,
+        source=source,
+        serviceRole=ROLE,
         artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
-        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                     "computeType": "BUILD_GENERAL1_SMALL",
-                     "environmentVariables": extra.pop("variables", [])},
-        **extra)
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+            "environmentVariables": extra.pop("variables", []),
+        },
+        **extra,
+    )
 
 
 def wait_build(codebuild, build_id: str, timeout: float = 60) -> dict:
@@ -66,8 +83,9 @@ def phases(build: dict) -> dict[str, dict]:
 
 
 def log_lines(logs, build: dict) -> list[str]:
-    events = logs.get_log_events(logGroupName=build["logs"]["groupName"],
-                                 logStreamName=build["logs"]["streamName"])["events"]
+    events = logs.get_log_events(
+        logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"]
+    )["events"]
     return [e["message"] for e in events]
 
 
@@ -97,7 +115,8 @@ phases:
       - mkdir -p ../out/nested && echo built > ../out/nested/result.txt
       - |
         cat > ../report.xml <<XML
-        <testsuite name="unit"><testcase classname="t" name="ok"/><testcase classname="t" name="bad"><failure message="boom"/></testcase></testsuite>
+        <testsuite name="unit"><testcase classname="t" name="ok"/>
+          <testcase classname="t" name="bad"><failure message="boom"/></testcase></testsuite>
         XML
     finally:
       - echo "build finally ran"
@@ -123,20 +142,43 @@ def good_repo(cloud):
 def test_build_runs_phases_in_order_with_variables_exports_artifacts_reports_and_logs(cloud, aws, good_repo):
     codebuild, s3 = aws("codebuild"), aws("s3")
     s3.create_bucket(Bucket="build-outputs")
-    create_project(codebuild, "good", "builds-good",
-                   artifacts={"type": "S3", "location": "build-outputs", "path": "out", "name": "bundle.zip",
-                              "packaging": "ZIP"},
-                   variables=[{"name": "FROM_PROJECT", "value": "project", "type": "PLAINTEXT"},
-                              {"name": "FROM_SPEC", "value": "project-wins", "type": "PLAINTEXT"}])
-    started = codebuild.start_build(projectName="good", environmentVariablesOverride=[
-        {"name": "FROM_OVERRIDE", "value": "override", "type": "PLAINTEXT"}])["build"]
+    create_project(
+        codebuild,
+        "good",
+        "builds-good",
+        artifacts={
+            "type": "S3",
+            "location": "build-outputs",
+            "path": "out",
+            "name": "bundle.zip",
+            "packaging": "ZIP",
+        },
+        variables=[
+            {"name": "FROM_PROJECT", "value": "project", "type": "PLAINTEXT"},
+            {"name": "FROM_SPEC", "value": "project-wins", "type": "PLAINTEXT"},
+        ],
+    )
+    started = codebuild.start_build(
+        projectName="good",
+        environmentVariablesOverride=[{"name": "FROM_OVERRIDE", "value": "override", "type": "PLAINTEXT"}],
+    )["build"]
     assert started["buildStatus"] == "IN_PROGRESS"
     build = wait_build(codebuild, started["id"])
 
     assert build["buildStatus"] == "SUCCEEDED", build["phases"]
     order = [p["phaseType"] for p in build["phases"]]
-    assert order == ["SUBMITTED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD",
-                     "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+    assert order == [
+        "SUBMITTED",
+        "PROVISIONING",
+        "DOWNLOAD_SOURCE",
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+        "FINALIZING",
+        "COMPLETED",
+    ]
     assert all(p["phaseStatus"] == "SUCCEEDED" for p in build["phases"][:-1])
     assert build["resolvedSourceVersion"] == good_repo
     exported = {v["name"]: v["value"] for v in build["exportedEnvironmentVariables"]}
@@ -201,26 +243,35 @@ def test_failing_command_fails_the_build_naming_command_exit_code_and_output(clo
 
 def test_install_failure_skips_later_phases_unless_continue(cloud, aws):
     codebuild = aws("codebuild")
-    abort = "version: 0.2\nphases:\n  install:\n    commands:\n      - 'false'\n  build:\n    commands:\n      - echo built\n"
+    abort = (
+        "version: 0.2\nphases:\n  install:\n    commands:\n      - 'false'\n"
+        "  build:\n    commands:\n      - echo built\n"
+    )
     create_project(codebuild, "abort", buildspec=abort)
     build = wait_build(codebuild, codebuild.start_build(projectName="abort")["build"]["id"])
     assert build["buildStatus"] == "FAILED"
     assert "BUILD" not in phases(build)
 
-    build = wait_build(codebuild, codebuild.start_build(
-        projectName="abort", buildspecOverride=abort.replace("  install:\n", "  install:\n    on-failure: CONTINUE\n"))
-        ["build"]["id"])
+    build = wait_build(
+        codebuild,
+        codebuild.start_build(
+            projectName="abort",
+            buildspecOverride=abort.replace("  install:\n", "  install:\n    on-failure: CONTINUE\n"),
+        )["build"]["id"],
+    )
     assert build["buildStatus"] == "FAILED", "a continued phase failure still fails the build"
     assert phases(build)["BUILD"]["phaseStatus"] == "SUCCEEDED"
 
 
 def test_pip_install_of_pinned_requirements_is_satisfied_offline(cloud, aws):
     codebuild = aws("codebuild")
-    spec = ("version: 0.2\nphases:\n  install:\n    commands:\n"
-            "      - printf 'boto3\\nPyYAML==6.0.3\\n' > /tmp/req.txt\n"
-            "      - pip install --quiet -r /tmp/req.txt\n"
-            "  build:\n    commands:\n      - printf 'surely-not-installed-pkg==1.0\\n' > /tmp/missing.txt\n"
-            "      - pip install --quiet -r /tmp/missing.txt\n")
+    spec = (
+        "version: 0.2\nphases:\n  install:\n    commands:\n"
+        "      - printf 'boto3\\nPyYAML==6.0.3\\n' > /tmp/req.txt\n"
+        "      - pip install --quiet -r /tmp/req.txt\n"
+        "  build:\n    commands:\n      - printf 'surely-not-installed-pkg==1.0\\n' > /tmp/missing.txt\n"
+        "      - pip install --quiet -r /tmp/missing.txt\n"
+    )
     create_project(codebuild, "pip", buildspec=spec)
     build = wait_build(codebuild, codebuild.start_build(projectName="pip")["build"]["id"])
     assert phases(build)["INSTALL"]["phaseStatus"] == "SUCCEEDED"
@@ -230,7 +281,9 @@ def test_pip_install_of_pinned_requirements_is_satisfied_offline(cloud, aws):
 
 def test_bad_buildspec_fails_download_source_with_the_field_named(cloud, aws):
     codebuild = aws("codebuild")
-    create_project(codebuild, "bad-spec", buildspec="version: 0.2\nphases:\n  compile:\n    commands: [make]\n")
+    create_project(
+        codebuild, "bad-spec", buildspec="version: 0.2\nphases:\n  compile:\n    commands: [make]\n"
+    )
     build = wait_build(codebuild, codebuild.start_build(projectName="bad-spec")["build"]["id"])
     assert build["buildStatus"] == "FAILED"
     context = phases(build)["DOWNLOAD_SOURCE"]["contexts"][0]
@@ -239,7 +292,9 @@ def test_bad_buildspec_fails_download_source_with_the_field_named(cloud, aws):
 
 def test_stop_build_kills_the_running_program(cloud, aws):
     codebuild = aws("codebuild")
-    create_project(codebuild, "slow", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n")
+    create_project(
+        codebuild, "slow", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n"
+    )
     build_id = codebuild.start_build(projectName="slow")["build"]["id"]
     deadline = time.monotonic() + 20
     while codebuild.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] != "BUILD":
@@ -259,10 +314,20 @@ def test_unknown_project_is_a_clear_error(cloud, aws):
 
 def test_event_rule_targeting_a_project_starts_a_build(cloud, aws):
     codebuild, events = aws("codebuild"), aws("events")
-    create_project(codebuild, "on-event", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
+    create_project(
+        codebuild, "on-event", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
+    )
     events.put_rule(Name="build-on-event", EventPattern='{"source": ["test.codebuild"]}')
-    events.put_targets(Rule="build-on-event", Targets=[
-        {"Id": "project", "Arn": f"arn:aws:codebuild:{REGION}:123456789012:project/on-event", "RoleArn": ROLE}])
+    events.put_targets(
+        Rule="build-on-event",
+        Targets=[
+            {
+                "Id": "project",
+                "Arn": f"arn:aws:codebuild:{REGION}:123456789012:project/on-event",
+                "RoleArn": ROLE,
+            }
+        ],
+    )
     events.put_events(Entries=[{"Source": "test.codebuild", "DetailType": "x", "Detail": "{}"}])
     ids = codebuild.list_builds_for_project(projectName="on-event")["ids"]
     assert len(ids) == 1
@@ -272,9 +337,10 @@ def test_event_rule_targeting_a_project_starts_a_build(cloud, aws):
 def _seed_files(folder: str) -> dict[str, str]:
     """The tracked files of one of this repository's seed folders, as the seed archive would hold them."""
     root = Path(__file__).resolve().parents[2]
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", folder], check=True, capture_output=True,
-                            text=True).stdout.split()
-    return {name[len(folder) + 1:]: (root / name).read_text() for name in listed if (root / name).is_file()}
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", folder], check=True, capture_output=True, text=True
+    ).stdout.split()
+    return {name[len(folder) + 1 :]: (root / name).read_text() for name in listed if (root / name).is_file()}
 
 
 def test_the_modelbuild_buildspec_upserts_and_runs_the_sagemaker_pipeline(cloud, aws):
@@ -284,13 +350,21 @@ def test_the_modelbuild_buildspec_upserts_and_runs_the_sagemaker_pipeline(cloud,
     aws("s3").create_bucket(Bucket=bucket)
     aws("sagemaker").create_model_package_group(ModelPackageGroupName=group)
     variables = {
-        "SAGEMAKER_PROJECT_NAME": project_name, "SAGEMAKER_PROJECT_ID": project_id,
+        "SAGEMAKER_PROJECT_NAME": project_name,
+        "SAGEMAKER_PROJECT_ID": project_id,
         "SAGEMAKER_PIPELINE_NAME": f"sagemaker-{project_name}",
         "SAGEMAKER_PIPELINE_ROLE_ARN": "arn:aws:iam::123456789012:role/service-role/pipeline-role",
-        "ARTIFACT_BUCKET": bucket, "AWS_REGION": REGION, "MODEL_PACKAGE_GROUP_NAME": group,
+        "ARTIFACT_BUCKET": bucket,
+        "AWS_REGION": REGION,
+        "MODEL_PACKAGE_GROUP_NAME": group,
     }
-    create_project(aws("codebuild"), "cbtest-modelbuild", "cbtest-modelbuild", buildspec="codebuild-buildspec.yml",
-                   variables=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()])
+    create_project(
+        aws("codebuild"),
+        "cbtest-modelbuild",
+        "cbtest-modelbuild",
+        buildspec="codebuild-buildspec.yml",
+        variables=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()],
+    )
     build_id = aws("codebuild").start_build(projectName="cbtest-modelbuild")["build"]["id"]
     build = wait_build(aws("codebuild"), build_id, timeout=600)
     lines = log_lines(aws("logs"), build)

@@ -20,7 +20,7 @@ class ActionFailed(Exception):
 
 
 class Interrupted(Exception):
-    """The local cloud is stopping (or the execution was abandoned): leave the action to be rerun or stopped."""
+    """The local cloud is stopping, or the execution was abandoned: the action is rerun or stopped."""
 
 
 @dataclass
@@ -56,7 +56,9 @@ class ActionContext:
     def require(self, key: str) -> str:
         value = self.configuration.get(key)
         if not value:
-            raise ActionFailed(f"action {self.action['name']}: configuration {key} is required", "ConfigurationError")
+            raise ActionFailed(
+                f"action {self.action['name']}: configuration {key} is required", "ConfigurationError"
+            )
         return value
 
 
@@ -76,6 +78,9 @@ def provider(action: dict[str, Any]) -> Callable[[ActionContext], Outcome]:
     found = table.get((kind["category"], kind["provider"]))
     if found is None:
         supported = ", ".join(f"{c}/{p}" for c, p in table)
-        raise ActionFailed(f"action {action['name']}: {kind['category']}/{kind['provider']} is not supported locally "
-                           f"(supported: {supported})", "ConfigurationError")
+        raise ActionFailed(
+            f"action {action['name']}: {kind['category']}/{kind['provider']} is not supported locally "
+            f"(supported: {supported})",
+            "ConfigurationError",
+        )
     return found

@@ -21,5 +21,7 @@ def run(ctx: ActionContext) -> Outcome:
     summary = result.get("summary", "")
     if result["status"] == "Rejected":
         raise ActionFailed(f"Rejected: {summary}" if summary else "Rejected", "JobFailed")
-    return Outcome(summary=f"Approved: {summary}" if summary else "Approved",
-                   external_url=ctx.configuration.get("ExternalEntityLink", ""))
+    return Outcome(
+        summary=f"Approved: {summary}" if summary else "Approved",
+        external_url=ctx.configuration.get("ExternalEntityLink", ""),
+    )

@@ -16,7 +16,13 @@ from botocore.exceptions import ClientError
 
 from . import ActionContext, ActionFailed, Interrupted, Outcome
 
-FAILED_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
+FAILED_STATES = {
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "CREATE_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_ROLLBACK_FAILED",
+}
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 WAIT_TIMEOUT = 3600
 
@@ -24,10 +30,15 @@ WAIT_TIMEOUT = 3600
 def read_artifact_file(ctx: ActionContext, reference: str, what: str) -> str:
     artifact, sep, path = reference.partition("::")
     if not sep or not path:
-        raise ActionFailed(f"{what} {reference!r} must be 'ArtifactName::path/in/artifact'", "ConfigurationError")
+        raise ActionFailed(
+            f"{what} {reference!r} must be 'ArtifactName::path/in/artifact'", "ConfigurationError"
+        )
     if artifact not in ctx.inputs:
-        raise ActionFailed(f"{what} names artifact {artifact!r}, which is not an input of this action "
-                           f"(inputs: {sorted(ctx.inputs)})", "ConfigurationError")
+        raise ActionFailed(
+            f"{what} names artifact {artifact!r}, which is not an input of this action "
+            f"(inputs: {sorted(ctx.inputs)})",
+            "ConfigurationError",
+        )
     location = ctx.inputs[artifact]
     body = ctx.client("s3").get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
     with zipfile.ZipFile(io.BytesIO(body)) as bundle:
@@ -48,8 +59,10 @@ def _parameters(ctx: ActionContext) -> tuple[dict[str, str], list[dict[str, str]
             raise ActionFailed(f"TemplateConfiguration is not JSON: {error}") from error
         unknown = set(document) - {"Parameters", "Tags", "StackPolicy"}
         if unknown:
-            raise ActionFailed(f"TemplateConfiguration has unknown keys {sorted(unknown)}; allowed: Parameters, Tags, "
-                               "StackPolicy")
+            raise ActionFailed(
+                f"TemplateConfiguration has unknown keys {sorted(unknown)}; allowed: Parameters, Tags, "
+                "StackPolicy"
+            )
         parameters.update({k: str(v) for k, v in (document.get("Parameters") or {}).items()})
         tags = [{"Key": k, "Value": str(v)} for k, v in (document.get("Tags") or {}).items()]
     if ctx.configuration.get("ParameterOverrides"):
@@ -75,8 +88,11 @@ def _failed_events(cfn, name: str) -> str:
         events = cfn.describe_stack_events(StackName=name)["StackEvents"]
     except ClientError:
         return ""
-    failed = [f"{e['LogicalResourceId']} {e['ResourceStatus']}: {e.get('ResourceStatusReason', '')}"
-              for e in events if e["ResourceStatus"].endswith("FAILED")]
+    failed = [
+        f"{e['LogicalResourceId']} {e['ResourceStatus']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if e["ResourceStatus"].endswith("FAILED")
+    ]
     return "; ".join(failed[:5])
 
 
@@ -102,7 +118,9 @@ def _delete(ctx: ActionContext, cfn, name: str, role: dict) -> None:
     cfn.delete_stack(StackName=name, **role)
     stack = _wait(ctx, cfn, name, deleting=True)
     if stack is not None and stack["StackStatus"] != "DELETE_COMPLETE":
-        raise ActionFailed(f"stack {name} could not be deleted ({stack['StackStatus']}): {_failed_events(cfn, name)}")
+        raise ActionFailed(
+            f"stack {name} could not be deleted ({stack['StackStatus']}): {_failed_events(cfn, name)}"
+        )
 
 
 def run(ctx: ActionContext) -> Outcome:
@@ -118,21 +136,30 @@ def run(ctx: ActionContext) -> Outcome:
             _delete(ctx, cfn, name, role)
         return Outcome(summary=f"Stack {name} deleted", external_id=name)
     if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE"):
-        raise ActionFailed(f"ActionMode {mode} is not supported locally; use CREATE_UPDATE, REPLACE_ON_FAILURE or "
-                           "DELETE_ONLY", "ConfigurationError")
+        raise ActionFailed(
+            f"ActionMode {mode} is not supported locally; use CREATE_UPDATE, REPLACE_ON_FAILURE or "
+            "DELETE_ONLY",
+            "ConfigurationError",
+        )
     if existing and existing["StackStatus"] in FAILED_STATES:
         if mode == "CREATE_UPDATE" and existing["StackStatus"] != "ROLLBACK_COMPLETE":
-            raise ActionFailed(f"stack {name} is in {existing['StackStatus']} and cannot be updated; use "
-                               "REPLACE_ON_FAILURE or delete the stack")
+            raise ActionFailed(
+                f"stack {name} is in {existing['StackStatus']} and cannot be updated; use "
+                "REPLACE_ON_FAILURE or delete the stack"
+            )
         _delete(ctx, cfn, name, role)
         existing = None
     template = read_artifact_file(ctx, ctx.require("TemplatePath"), "TemplatePath")
     parameters, tags = _parameters(ctx)
     arguments = {
-        "StackName": name, "TemplateBody": template,
+        "StackName": name,
+        "TemplateBody": template,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        "Capabilities": [c.strip() for c in ctx.configuration.get("Capabilities", "").split(",") if c.strip()],
-        "Tags": tags, **role,
+        "Capabilities": [
+            c.strip() for c in ctx.configuration.get("Capabilities", "").split(",") if c.strip()
+        ],
+        "Tags": tags,
+        **role,
     }
     try:
         if existing:
@@ -143,13 +170,19 @@ def run(ctx: ActionContext) -> Outcome:
             verb = "created"
     except ClientError as error:
         if "No updates are to be performed" in str(error):
-            return Outcome(summary=f"Stack {name}: no updates", external_id=name, output_variables=_outputs(existing))
+            return Outcome(
+                summary=f"Stack {name}: no updates", external_id=name, output_variables=_outputs(existing)
+            )
         raise ActionFailed(f"stack {name}: {error.response['Error'].get('Message', error)}") from error
     stack = _wait(ctx, cfn, name)
     if stack is None or stack["StackStatus"] not in SUCCESS:
         status = stack["StackStatus"] if stack else "DELETED"
-        raise ActionFailed(f"stack {name} ended in {status}: {_failed_events(cfn, name) or 'no failed events'}")
-    return Outcome(summary=f"Stack {name} {verb}", external_id=stack["StackId"], output_variables=_outputs(stack))
+        raise ActionFailed(
+            f"stack {name} ended in {status}: {_failed_events(cfn, name) or 'no failed events'}"
+        )
+    return Outcome(
+        summary=f"Stack {name} {verb}", external_id=stack["StackId"], output_variables=_outputs(stack)
+    )
 
 
 def _outputs(stack: dict | None) -> dict[str, str]:

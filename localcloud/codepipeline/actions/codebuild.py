@@ -15,42 +15,65 @@ def _environment(ctx: ActionContext) -> list[dict[str, str]]:
     try:
         variables = json.loads(raw)
     except ValueError as error:
-        raise ActionFailed(f"action {ctx.action['name']}: EnvironmentVariables is not JSON: {error}",
-                           "ConfigurationError") from error
+        raise ActionFailed(
+            f"action {ctx.action['name']}: EnvironmentVariables is not JSON: {error}", "ConfigurationError"
+        ) from error
     if not isinstance(variables, list) or not all(isinstance(v, dict) and "name" in v for v in variables):
-        raise ActionFailed(f"action {ctx.action['name']}: EnvironmentVariables must be a JSON list of "
-                           '{"name": ..., "value": ..., "type": "PLAINTEXT"}', "ConfigurationError")
-    return [{"name": v["name"], "value": str(v.get("value", "")), "type": v.get("type", "PLAINTEXT")}
-            for v in variables]
+        raise ActionFailed(
+            f"action {ctx.action['name']}: EnvironmentVariables must be a JSON list of "
+            '{"name": ..., "value": ..., "type": "PLAINTEXT"}',
+            "ConfigurationError",
+        )
+    return [
+        {"name": v["name"], "value": str(v.get("value", "")), "type": v.get("type", "PLAINTEXT")}
+        for v in variables
+    ]
 
 
 def _request(ctx: ActionContext) -> dict:
     inputs = list(ctx.inputs)
     if not inputs:
-        raise ActionFailed(f"action {ctx.action['name']}: a CodeBuild action needs an input artifact", "ConfigurationError")
+        raise ActionFailed(
+            f"action {ctx.action['name']}: a CodeBuild action needs an input artifact", "ConfigurationError"
+        )
     primary = ctx.configuration.get("PrimarySource") or inputs[0]
     if primary not in ctx.inputs:
-        raise ActionFailed(f"action {ctx.action['name']}: PrimarySource {primary} is not one of the input artifacts "
-                           f"{inputs}", "ConfigurationError")
+        raise ActionFailed(
+            f"action {ctx.action['name']}: PrimarySource {primary} is not one of the input artifacts "
+            f"{inputs}",
+            "ConfigurationError",
+        )
     location = ctx.inputs[primary]
     request = {
         "projectName": ctx.require("ProjectName"),
-        "sourceTypeOverride": "S3", "sourceLocationOverride": f"{location['bucket']}/{location['key']}",
+        "sourceTypeOverride": "S3",
+        "sourceLocationOverride": f"{location['bucket']}/{location['key']}",
         "environmentVariablesOverride": _environment(ctx),
-        "secondarySourcesOverride": [{"type": "S3", "location": f"{loc['bucket']}/{loc['key']}",
-                                      "sourceIdentifier": name} for name, loc in ctx.inputs.items() if name != primary],
+        "secondarySourcesOverride": [
+            {"type": "S3", "location": f"{loc['bucket']}/{loc['key']}", "sourceIdentifier": name}
+            for name, loc in ctx.inputs.items()
+            if name != primary
+        ],
         "artifactsOverride": {"type": "NO_ARTIFACTS"},
     }
     outputs = list(ctx.outputs.items())
     if outputs:
+
         def destination(loc: dict[str, str]) -> dict[str, str]:
             path, _, name = loc["key"].rpartition("/")
-            return {"type": "S3", "location": loc["bucket"], "path": path, "name": name, "packaging": "ZIP",
-                    "namespaceType": "NONE"}
+            return {
+                "type": "S3",
+                "location": loc["bucket"],
+                "path": path,
+                "name": name,
+                "packaging": "ZIP",
+                "namespaceType": "NONE",
+            }
 
         request["artifactsOverride"] = destination(outputs[0][1])
-        request["secondaryArtifactsOverride"] = [{**destination(loc), "artifactIdentifier": name}
-                                                 for name, loc in outputs[1:]]
+        request["secondaryArtifactsOverride"] = [
+            {**destination(loc), "artifactIdentifier": name} for name, loc in outputs[1:]
+        ]
     return request
 
 
@@ -58,8 +81,10 @@ def _failure(build: dict) -> str:
     for phase in build.get("phases", []):
         if phase.get("phaseStatus") not in (None, "SUCCEEDED", "IN_PROGRESS"):
             contexts = phase.get("contexts") or [{}]
-            return (f"Build {build['buildStatus']} in phase {phase['phaseType']}: "
-                    f"{contexts[0].get('message') or contexts[0].get('statusCode', '')}")
+            return (
+                f"Build {build['buildStatus']} in phase {phase['phaseType']}: "
+                f"{contexts[0].get('message') or contexts[0].get('statusCode', '')}"
+            )
     return f"Build {build['buildStatus']}"
 
 
@@ -68,8 +93,9 @@ def run(ctx: ActionContext) -> Outcome:
     try:
         build = codebuild.start_build(**_request(ctx))["build"]
     except codebuild.exceptions.ResourceNotFoundException as missing:
-        raise ActionFailed(f"CodeBuild project {ctx.configuration.get('ProjectName')} does not exist",
-                           "ConfigurationError") from missing
+        raise ActionFailed(
+            f"CodeBuild project {ctx.configuration.get('ProjectName')} does not exist", "ConfigurationError"
+        ) from missing
     build_id = build["id"]
     ctx.state["externalExecutionId"] = build_id
     ctx.save()
@@ -86,5 +112,9 @@ def run(ctx: ActionContext) -> Outcome:
         if ctx.cloud.stopping.is_set():
             raise Interrupted("the local cloud stopped during the build")
         raise ActionFailed(_failure(build))
-    return Outcome(summary=f"Build {build_id} succeeded", external_id=build_id, external_url=url,
-                   output_variables={v["name"]: v["value"] for v in build.get("exportedEnvironmentVariables", [])})
+    return Outcome(
+        summary=f"Build {build_id} succeeded",
+        external_id=build_id,
+        external_url=url,
+        output_variables={v["name"]: v["value"] for v in build.get("exportedEnvironmentVariables", [])},
+    )

@@ -8,7 +8,9 @@ from . import ActionContext, ActionFailed, Outcome
 
 def _only_output(ctx: ActionContext) -> dict[str, str]:
     if len(ctx.outputs) != 1:
-        raise ActionFailed(f"source action {ctx.action['name']} needs exactly one output artifact", "ConfigurationError")
+        raise ActionFailed(
+            f"source action {ctx.action['name']} needs exactly one output artifact", "ConfigurationError"
+        )
     return next(iter(ctx.outputs.values()))
 
 
@@ -29,22 +31,36 @@ def run_codecommit(ctx: ActionContext) -> Outcome:
     repository, branch = ctx.require("RepositoryName"), ctx.require("BranchName")
     commit, details = _from_repository(ctx, repository, branch)
     return Outcome(
-        summary=details["CommitMessage"][:2048], external_id=commit,
-        output_variables={"CommitId": commit, "CommitMessage": details["CommitMessage"], "AuthorDate":
-                          details["AuthorDate"], "CommitterDate": details["CommitterDate"], "BranchName": branch,
-                          "RepositoryName": repository},
-        revision={"revisionId": commit, "revisionSummary": details["CommitMessage"]})
+        summary=details["CommitMessage"][:2048],
+        external_id=commit,
+        output_variables={
+            "CommitId": commit,
+            "CommitMessage": details["CommitMessage"],
+            "AuthorDate": details["AuthorDate"],
+            "CommitterDate": details["CommitterDate"],
+            "BranchName": branch,
+            "RepositoryName": repository,
+        },
+        revision={"revisionId": commit, "revisionSummary": details["CommitMessage"]},
+    )
 
 
 def run_connection(ctx: ActionContext) -> Outcome:
     full_name, branch = ctx.require("FullRepositoryId"), ctx.require("BranchName")
     commit, details = _from_repository(ctx, sources.repository_name(full_name), branch)
     return Outcome(
-        summary=details["CommitMessage"][:2048], external_id=commit,
-        output_variables={"CommitId": commit, "CommitMessage": details["CommitMessage"], "AuthorDate":
-                          details["AuthorDate"], "BranchName": branch, "FullRepositoryName": full_name,
-                          "ConnectionArn": ctx.configuration.get("ConnectionArn", "")},
-        revision={"revisionId": commit, "revisionSummary": details["CommitMessage"]})
+        summary=details["CommitMessage"][:2048],
+        external_id=commit,
+        output_variables={
+            "CommitId": commit,
+            "CommitMessage": details["CommitMessage"],
+            "AuthorDate": details["AuthorDate"],
+            "BranchName": branch,
+            "FullRepositoryName": full_name,
+            "ConnectionArn": ctx.configuration.get("ConnectionArn", ""),
+        },
+        revision={"revisionId": commit, "revisionSummary": details["CommitMessage"]},
+    )
 
 
 def run_s3(ctx: ActionContext) -> Outcome:
@@ -57,7 +73,13 @@ def run_s3(ctx: ActionContext) -> Outcome:
     target = _only_output(ctx)
     s3.put_object(Bucket=target["bucket"], Key=target["key"], Body=obj["Body"].read())
     version = obj.get("VersionId") or obj.get("ETag", "").strip('"')
-    return Outcome(summary=f"s3://{bucket}/{key}", external_id=version,
-                   output_variables={"ObjectKey": key, "ETag": obj.get("ETag", "").strip('"'),
-                                     "VersionId": obj.get("VersionId") or ""},
-                   revision={"revisionId": version, "revisionSummary": f"s3://{bucket}/{key}"})
+    return Outcome(
+        summary=f"s3://{bucket}/{key}",
+        external_id=version,
+        output_variables={
+            "ObjectKey": key,
+            "ETag": obj.get("ETag", "").strip('"'),
+            "VersionId": obj.get("VersionId") or "",
+        },
+        revision={"revisionId": version, "revisionSummary": f"s3://{bucket}/{key}"},
+    )
