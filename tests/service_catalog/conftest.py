@@ -1,17 +1,16 @@
-"""One synthesis per test session, shared by every test of the product (it takes seconds)."""
+"""The product's templates, read from the session's single synthesis (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from service_catalog.synth import SynthResult, synthesize
+from service_catalog.synth import SynthResult
+from tests.conftest import ASSET_BUCKET, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSET_BUCKET = "test-template-assets"
+__all__ = ["ASSET_BUCKET", "PROJECT", "REPO_ROOT"]
 PROJECT = {"SageMakerProjectName": "churn-model", "SageMakerProjectId": "p-abc123def456"}
 
 
@@ -24,11 +23,9 @@ class Synthesized:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> Synthesized:
-    out = tmp_path_factory.mktemp("synth")
-    result = synthesize(
-        repo_root=REPO_ROOT, cdk_out=out / "cdk.out", dist=out / "dist", asset_bucket_name=ASSET_BUCKET
-    )
+def synthesized(synth_result: SynthResult) -> Synthesized:
+    """Shares the root conftest's synthesis (bucket ASSET_BUCKET) instead of running another."""
+    result = synth_result
     return Synthesized(
         result=result,
         product=json.loads(result.product_template.read_text()),
