@@ -35,7 +35,7 @@ def _forget_model_cache() -> None:
 def install(cloud) -> None:
     stacks.install()
     kms.install()
-    sagemaker.install()
+    sagemaker.install(cloud)
     s3.install()
     custom_resources.install(cloud)
     registry.install(cloud)

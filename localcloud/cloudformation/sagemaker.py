@@ -11,6 +11,8 @@ blue/green deployment), never replaced, and keeps its ``DeploymentConfig`` (Desc
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -22,8 +24,39 @@ from .base import ResourceFailed, StackResource, message_of
 from .properties import as_bool, as_int, require
 
 
+DEPLOYMENT_TIMEOUT_SECONDS = 600
+_state_lock: threading.RLock | None = None
+
+
 def _backend(account_id: str, region_name: str):
     return sagemaker_backends[account_id][region_name]
+
+
+def await_deployment(endpoint: FakeEndpoint, config_name: str) -> FakeEndpoint:
+    """Block until the endpoint is InService on ``config_name``, as CloudFormation does.
+
+    The stack operation holds the state lock, and the endpoint's deployment needs it to report
+    its outcome, so the wait releases the lock (a Condition over it) while it sleeps.
+    """
+    waiter = threading.Condition(_state_lock) if _state_lock is not None else None
+    deadline = time.monotonic() + DEPLOYMENT_TIMEOUT_SECONDS
+    while endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack"):
+        if time.monotonic() > deadline:
+            raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} still {endpoint.endpoint_status} after "
+                                 f"{DEPLOYMENT_TIMEOUT_SECONDS} s")
+        if waiter is None:
+            time.sleep(0.1)
+            continue
+        with waiter:
+            waiter.wait(0.1)
+    if endpoint.endpoint_status != "InService":
+        raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} is {endpoint.endpoint_status}: "
+                             f"{getattr(endpoint, 'failure_reason', None) or 'no reason given'}")
+    if endpoint.endpoint_config_name != config_name:
+        raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} could not move to {config_name} and kept "
+                             f"{endpoint.endpoint_config_name}: "
+                             f"{getattr(endpoint, 'failure_reason', None) or 'the deployment was rolled back'}")
+    return endpoint
 
 
 # AWS::SageMaker::ModelPackageGroup ----------------------------------------------------------------
@@ -199,7 +232,7 @@ def create_endpoint(cls, resource_name, cloudformation_json, account_id, region_
         endpoint_name=name, endpoint_config_name=config_name, tags=properties.get("Tags", [])
     )
     _keep_deployment_config(endpoint, properties)
-    return endpoint
+    return await_deployment(endpoint, config_name)
 
 
 def _keep_deployment_config(endpoint: FakeEndpoint, properties: dict[str, Any]) -> None:
@@ -235,13 +268,16 @@ def update_endpoint(cls, original_resource, new_resource_name, cloudformation_js
             endpoint = update(name, config_name)
         except SageMakerValidationError as error:
             raise ResourceFailed(message_of(error)) from None
+        await_deployment(endpoint, config_name)
     if "Tags" in properties:
         endpoint.tags = properties["Tags"]
     return endpoint
 
 
-def install() -> None:
+def install(cloud) -> None:
     """Teach moto's three SageMaker models (idempotent: plain attribute assignments)."""
+    global _state_lock
+    _state_lock = cloud.state.lock
     Model.cloudformation_name_type = staticmethod(lambda: "ModelName")
     FakeEndpointConfig.cloudformation_name_type = staticmethod(lambda: "EndpointConfigName")
     FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")
