@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from localcloud import publish
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_OUT = REPO_ROOT / "cdk.out"
+
 SMALL_TEMPLATE = {
     "Parameters": {
         "SageMakerProjectName": {"Type": "String"},
@@ -100,9 +100,9 @@ def small_product(cloud):
     ]["Id"]
 
 
-def test_publish_uploads_assets_and_creates_one_portfolio_and_product_even_twice(aws, cloud):
-    first = publish.publish(CDK_OUT, cloud.url)
-    second = publish.publish(CDK_OUT, cloud.url)
+def test_publish_uploads_assets_and_creates_one_portfolio_and_product_even_twice(aws, cloud, cdk_out):
+    first = publish.publish(cdk_out, cloud.url)
+    second = publish.publish(cdk_out, cloud.url)
     assert first.products == second.products and len(first.products) == 1
     assert second.stacks == {"SageMakerMLOpsPortfolio": "UPDATE_COMPLETE (no changes)"}
     servicecatalog = aws("servicecatalog")
@@ -119,7 +119,7 @@ def test_publish_uploads_assets_and_creates_one_portfolio_and_product_even_twice
     bucket, key = url.split("amazonaws.com/", 1)[1].split("/", 1)
     template = json.loads(aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert "SageMakerProjectName" in template["Parameters"]
-    assets = json.loads((CDK_OUT / "SageMakerMLOpsPortfolio.assets.json").read_text())["files"]
+    assets = json.loads((cdk_out / "SageMakerMLOpsPortfolio.assets.json").read_text())["files"]
     keys = {o["Key"] for o in aws("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {next(iter(a["destinations"].values()))["objectKey"] for a in assets.values()}
 
@@ -216,9 +216,9 @@ def test_a_failing_stack_fails_the_project_with_its_reason_and_rolls_back(aws, s
     importlib.util.find_spec("localcloud.cloudformation") is None,
     reason="needs localcloud.cloudformation (CodeBuild, CodePipeline, Lambda... resource types)",
 )
-def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, cloud, tmp_path):
+def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, cloud, tmp_path, cdk_out):
     sagemaker, cloudformation, codecommit = aws("sagemaker"), aws("cloudformation"), aws("codecommit")
-    published = publish.publish(CDK_OUT, cloud.url)
+    published = publish.publish(cdk_out, cloud.url)
     product = published.products[0]
     sagemaker.create_project(
         ProjectName="mlops-e2e",
