@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/modelbuild_steps.py
 	$(PY) bench/pipeline_overhead.py
 	$(PY) bench/endpoint.py
+	$(PY) bench/e2e.py
 
 clean:
 	rm -rf cdk.out dist .localcloud

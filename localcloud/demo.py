@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -63,7 +64,14 @@ def test_rows(s3, uri: str, target: str, count: int) -> tuple[list[str], list[st
     return features, [row[target] for row in rows]
 
 
-def run(project_name: str, keep_previous: bool) -> int:
+@dataclass
+class DemoResult:
+    stage_seconds: list[tuple[str, float]]
+    commit_to_production: float
+    accuracy: float
+
+
+def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> DemoResult:
     timeline = Timeline()
     with timeline.stage("starting the local cloud"):
         status = daemon.start()
@@ -131,12 +139,17 @@ def run(project_name: str, keep_previous: bool) -> int:
     print(f"  commit -> production: {in_production - committed:.1f} s")
     print(f"  model accuracy {accuracy:.4f} (threshold {metadata['AccuracyThreshold']})")
     print(f"  endpoints: {project.staging_endpoint}, {project.prod_endpoint}")
+    if next_steps:
+        print_next_steps(project, rows[0])
+    return DemoResult(timeline.times, in_production - committed, accuracy)
+
+
+def print_next_steps(project, sample_row: str) -> None:
     print("\nThe local cloud keeps running. Try:")
-    print(f"  .venv/bin/localcloud endpoints invoke {project.prod_endpoint} --body '{rows[0]}'")
+    print(f"  .venv/bin/localcloud endpoints invoke {project.prod_endpoint} --body '{sample_row}'")
     print(f"  .venv/bin/localcloud pipelines show {project.modeldeploy_pipeline}")
     print(f"  .venv/bin/localcloud projects delete {project.name}   # removes endpoints, empties the bucket")
     print("  .venv/bin/localcloud stop")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fail instead of deleting an existing project of the same name")
     args = parser.parse_args(argv)
     try:
-        return run(args.project_name, args.keep_previous)
+        run(args.project_name, args.keep_previous)
+        return 0
     except LifecycleError as error:
         print(f"\ndemo failed: {error}", file=sys.stderr)
         return 1
