@@ -1,4 +1,9 @@
-"""The default training data: the CSV shipped in this repository, staged in S3 on demand."""
+"""Where the training data comes from when no InputDataUrl is given.
+
+New data lands under the artifact bucket's ``data/`` prefix (the project's data-arrival trigger
+watches it and starts a build), so the newest CSV there is used; with none, the CSV shipped in
+this repository is staged in S3 on demand.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,19 @@ from pathlib import Path
 import boto3
 
 SHIPPED_DATASET = Path(__file__).resolve().parent.parent / "data" / "breast_cancer.csv"
+LANDING_PREFIX = "data/"
+
+
+def latest_landed_dataset(bucket: str, region: str, prefix: str = LANDING_PREFIX) -> str | None:
+    """The S3 URI of the newest ``.csv`` under ``prefix`` of the bucket, or None if there is none."""
+    s3 = boto3.Session(region_name=region).client("s3")
+    newest = None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].lower().endswith(".csv") and item["Size"] > 0:
+                if newest is None or (item["LastModified"], item["Key"]) > (newest["LastModified"], newest["Key"]):
+                    newest = item
+    return f"s3://{bucket}/{newest['Key']}" if newest else None
 
 
 def upload_default_dataset(bucket: str, prefix: str, region: str, source: Path = SHIPPED_DATASET) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sagemaker.mlops.workflow.pipeline import Pipeline
 
-from pipelines.dataset import upload_default_dataset
+from pipelines.dataset import latest_landed_dataset, upload_default_dataset
 from pipelines.images import sklearn_image_uri
 from pipelines.parameters import build_parameters
 from pipelines.session import pipeline_session
@@ -38,8 +38,8 @@ def get_pipeline(
         model_package_group_name: group that receives the registered model versions.
         pipeline_name: name of the SageMaker pipeline.
         base_job_prefix: prefix for job names and S3 keys (usually the project name).
-        input_data_url: default for the InputDataUrl parameter; when None the CSV shipped in
-            data/ is uploaded to the default bucket and used.
+        input_data_url: default for the InputDataUrl parameter; when None, the newest CSV landed
+            under the default bucket's data/ prefix, or else the CSV shipped in data/ (uploaded).
     """
     for name, value in {
         "region": region,
@@ -54,7 +54,9 @@ def get_pipeline(
 
     session = pipeline_session(region, default_bucket)
     if input_data_url is None:
-        input_data_url = upload_default_dataset(default_bucket, base_job_prefix, region)
+        input_data_url = latest_landed_dataset(default_bucket, region) or upload_default_dataset(
+            default_bucket, base_job_prefix, region
+        )
     params = build_parameters(input_data_url)
 
     job_image = sklearn_image_uri(region, "training")
