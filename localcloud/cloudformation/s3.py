@@ -20,7 +20,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
 from .base import ResourceFailed, StackResource
-from .properties import require
+from .properties import as_bool, require
 
 TYPE = "AWS::S3::BucketPolicy"
 
@@ -115,6 +115,31 @@ def delete_bucket(cls, resource_name, cloudformation_json, account_id, region_na
     backend.delete_bucket(resource_name)
 
 
+def _apply_bucket_settings(create):
+    """moto's bucket applies only encryption and tags; apply what the project's bucket relies on:
+    versioning (the cleanup deletes versions), the public access block, and EventBridge
+    notifications (the data-arrival trigger). Lifecycle rules are accepted and not enforced."""
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        backend = _backend(account_id, region_name)
+        versioning = properties.get("VersioningConfiguration", {}).get("Status")
+        if versioning:
+            backend.put_bucket_versioning(bucket.name, versioning)
+        if properties.get("PublicAccessBlockConfiguration"):
+            backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+        eventbridge = properties.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {})
+        if as_bool(eventbridge.get("EventBridgeEnabled", False)):
+            backend.put_bucket_notification_configuration(bucket.name, {"EventBridgeConfiguration": {}})
+        return bucket
+
+    create_from_cloudformation_json.localcloud = True
+    return classmethod(create_from_cloudformation_json)
+
+
 def install() -> None:
+    if not getattr(FakeBucket.create_from_cloudformation_json, "localcloud", False):
+        FakeBucket.create_from_cloudformation_json = _apply_bucket_settings(FakeBucket.create_from_cloudformation_json)
     FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)
     FakeBucket.get_permission = get_permission

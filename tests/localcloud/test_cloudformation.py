@@ -498,3 +498,28 @@ def test_an_unknown_model_package_fails_the_endpoint_stack_clearly(aws):
         "[Model]" in failed["StackStatusReason"] and "nowhere/1 does not exist" in failed["StackStatusReason"]
     )
     assert aws("cloudwatch").describe_alarms(AlarmNamePrefix="demo-missing-")["MetricAlarms"] == []
+
+
+def test_project_bucket_settings_and_object_created_events(cloud):
+    """Versioning, the public access block and EventBridge notifications of a stack's bucket are
+    real: an object landing under data/ reaches a rule (the data-arrival trigger's path)."""
+    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": "landing-zone-bucket",
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}}}}
+    cloudformation, s3, sqs, events = (cloud.client(s) for s in ("cloudformation", "s3", "sqs", "events"))
+    cloudformation.create_stack(StackName="landing-zone", TemplateBody=json.dumps(template))
+    assert s3.get_bucket_versioning(Bucket="landing-zone-bucket")["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket="landing-zone-bucket")["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    queue = sqs.create_queue(QueueName="landed")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="landed", EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["landing-zone-bucket"]}, "object": {"key": [{"prefix": "data/"}]}}}))
+    events.put_targets(Rule="landed", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    s3.put_object(Bucket="landing-zone-bucket", Key="elsewhere/x.csv", Body=b"a")
+    s3.put_object(Bucket="landing-zone-bucket", Key="data/new.csv", Body=b"a")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["detail"]["object"]["key"] for m in messages] == ["data/new.csv"]
