@@ -3,8 +3,10 @@
 Starts a local cloud in a temporary folder, deploys a breast-cancer classifier with the training
 step's inference script, then times single-row requests three ways: ``predict_proba`` on the model
 in this process, the inference script's handlers in this process, and boto3's
-``sagemaker-runtime.invoke_endpoint`` against the local endpoint. Prints requests per second and
-p50/p99 latency side by side. Loopback only; each loop is bounded by a request count and a time.
+``sagemaker-runtime.invoke_endpoint`` against the local endpoint; and, for scale, boto3 against a
+stub server that answers at once (the client's own cost, which bounds any endpoint). Prints
+requests per second and p50/p99 latency side by side. Loopback only; each loop is bounded by a
+request count and a time.
 
     python bench/endpoint.py [--requests 2000] [--seconds 20]
 """
@@ -69,6 +71,41 @@ def build_archive(folder: Path) -> tuple[Path, object, list[float]]:
         for path in sorted(content.rglob("*")):
             tar.add(path, arcname=path.relative_to(content).as_posix(), recursive=False)
     return archive, model, features[0].tolist()
+
+
+def client_floor(requests: int, seconds: float) -> dict[str, float]:
+    """boto3's own cost: invoke_endpoint against a stub that answers at once (keep-alive)."""
+    import socketserver
+    import threading
+
+    import boto3
+
+    from localcloud.serving.model_server import ConnectionHandler
+
+    class Stub(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+        def answer(self, method, path, headers, body):
+            return 200, b'{"predictions": []}', "application/json"
+
+    stub = Stub(("127.0.0.1", 0), ConnectionHandler)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=f"http://127.0.0.1:{stub.server_address[1]}",
+            region_name="us-east-1",
+        )
+        return measure(
+            lambda: client.invoke_endpoint(EndpointName="stub", Body=b"1", ContentType="text/csv")[
+                "Body"
+            ].read(),
+            requests,
+            seconds,
+        )
+    finally:
+        stub.shutdown()
+        stub.server_close()
 
 
 def load_script(path: Path):
@@ -157,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.requests,
                     args.seconds,
                 ),
+                "boto3 client alone (stub server, no model)": client_floor(args.requests, args.seconds),
             }
         finally:
             cloud.stop()
@@ -177,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"endpoint p99: {endpoint_figures['p99_ms']:.2f} ms (target under {TARGET_P99_MS:.0f} ms: "
         f"{'met' if endpoint_figures['p99_ms'] < TARGET_P99_MS else 'NOT met'})"
+    )
+    floor = results["boto3 client alone (stub server, no model)"]
+    print(
+        f"boto3's own cost caps any endpoint at {floor['rate']:.0f} req/s here "
+        f"({floor['rate'] / reference['rate']:.0%} of the in-process rate)"
     )
     return 0
 

@@ -552,3 +552,30 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+
+
+# the model server's default handlers (an archive with model.joblib and no script) ------------------
+def test_default_handlers_serve_a_bare_model_joblib(model, dataset, tmp_path):
+    from localcloud.serving.handlers import Handlers, ScriptError
+
+    joblib.dump(model, tmp_path / "model.joblib")
+    handlers = Handlers.from_environment({})
+    loaded = handlers.model_fn(str(tmp_path))
+    rows = dataset[0][:3]
+    expected = model.predict(rows).tolist()
+    body, content_type = handlers.invoke(loaded, csv_rows(rows).encode(), "text/csv", "application/json")
+    assert (json.loads(body), content_type) == (expected, "application/json")
+    body, _ = handlers.invoke(
+        loaded, json.dumps({"instances": rows.tolist()}).encode(), "application/json", "text/csv"
+    )
+    assert body.decode().split() == [str(label) for label in expected]
+    with pytest.raises(ValueError, match="rows of numbers only"):
+        handlers.invoke(loaded, b"mean_radius,mean_texture\n1,2", "text/csv", "application/json")
+    with pytest.raises(ValueError, match="unsupported content type 'text/plain'"):
+        handlers.invoke(loaded, b"1,2", "text/plain", "application/json")
+    with pytest.raises(ScriptError, match="no model_fn in the inference script and no model.joblib"):
+        handlers.model_fn(str(tmp_path / "empty"))
+    with pytest.raises(ScriptError, match="inference script 'serve.py' not found"):
+        Handlers.from_environment(
+            {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)}
+        )
