@@ -77,7 +77,10 @@ def start(state_dir: Path | None = None, port: int | None = None, timeout: float
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "localcloud.server", "--state-dir", str(state_dir), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             cwd=str(config.REPO_ROOT),
         )
     _pid_file(state_dir).write_text(f"{process.pid} {port}\n")
@@ -86,8 +89,9 @@ def start(state_dir: Path | None = None, port: int | None = None, timeout: float
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
-            raise RuntimeError(f"the local cloud exited during start-up (port {port} in use? set "
-                               f"LOCALCLOUD_PORT):\n" + "\n".join(tail))
+            raise RuntimeError(
+                f"the local cloud exited during start-up (port {port} in use? set LOCALCLOUD_PORT):\n" + "\n".join(tail)
+            )
         if _answers(url):
             return Status(True, process.pid, url, state_dir)
         time.sleep(0.05)

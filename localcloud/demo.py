@@ -32,13 +32,20 @@ def synth_if_stale() -> None:
     manifest = config.REPO_ROOT / "cdk.out" / "manifest.json"
     if manifest.exists():
         built = manifest.stat().st_mtime
-        newest = max((p.stat().st_mtime for folder in PRODUCT_SOURCES
-                      for p in (config.REPO_ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts),
-                     default=0)
+        newest = max(
+            (
+                p.stat().st_mtime
+                for folder in PRODUCT_SOURCES
+                for p in (config.REPO_ROOT / folder).rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            ),
+            default=0,
+        )
         if newest < built:
             return
-    subprocess.run([sys.executable, "-m", "service_catalog.synth"], cwd=config.REPO_ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "service_catalog.synth"], cwd=config.REPO_ROOT, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 class Timeline:
@@ -58,7 +65,7 @@ class Timeline:
 
 
 def test_rows(s3, uri: str, target: str, count: int) -> tuple[list[str], list[str]]:
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     rows = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())))[:count]
     features = [",".join(v for k, v in row.items() if k != target) for row in rows]
     return features, [row[target] for row in rows]
@@ -79,8 +86,13 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
     env = config.client_environment(status.url)
 
     def client(service: str):
-        return boto3.client(service, endpoint_url=status.url, region_name=DEFAULT_REGION,
-                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=status.url,
+            region_name=DEFAULT_REGION,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     life = Lifecycle(client)
     with timeline.stage("synthesizing and publishing the Service Catalog product"):
@@ -96,10 +108,13 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
             life.delete_project(project_name)
     with timeline.stage(f"creating project {project_name} (what SageMaker Studio does)"):
         project = life.create_project(project_name)
-        print(f"    project id {project.project_id}; repositories {project.modelbuild_repo}, {project.modeldeploy_repo}")
+        print(
+            f"    project id {project.project_id}; repositories {project.modelbuild_repo}, {project.modeldeploy_repo}"
+        )
 
     committed = time.time()
     with timeline.stage("pushing a commit to ModelBuild"):
+
         def change(work: Path) -> None:
             with open(work / "README.md", "a") as readme:
                 readme.write(f"\nDemo run at {time.strftime('%Y-%m-%d %H:%M:%S')}.\n")
@@ -111,7 +126,7 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
         package = life.wait_for_package(project.group, committed, timeout=30)
         described = client("sagemaker").describe_model_package(ModelPackageName=package["ModelPackageArn"])
         metrics_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-        bucket, _, key = metrics_uri[len("s3://"):].partition("/")
+        bucket, _, key = metrics_uri[len("s3://") :].partition("/")
         report = json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
         accuracy = report["binary_classification_metrics"]["accuracy"]["value"]
         print(f"    {package['ModelPackageArn']} ({package['ModelApprovalStatus']}), accuracy {accuracy:.4f}")
@@ -130,8 +145,10 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
         rows, labels = test_rows(client("s3"), metadata["TestDataS3Uri"], metadata["TargetColumn"], 5)
         answer = life.invoke(project.prod_endpoint, rows)
         for prediction, label in zip(answer["predictions"], labels, strict=True):
-            print(f"    predicted {prediction['label']} (p={max(prediction['probabilities'].values()):.3f}), "
-                  f"actual {label}")
+            print(
+                f"    predicted {prediction['label']} (p={max(prediction['probabilities'].values()):.3f}), "
+                f"actual {label}"
+            )
 
     print("\nSummary")
     for title, took in timeline.times:
@@ -155,8 +172,9 @@ def print_next_steps(project, sample_row: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project-name", default="mlops-demo")
-    parser.add_argument("--keep-previous", action="store_true",
-                        help="fail instead of deleting an existing project of the same name")
+    parser.add_argument(
+        "--keep-previous", action="store_true", help="fail instead of deleting an existing project of the same name"
+    )
     args = parser.parse_args(argv)
     try:
         run(args.project_name, args.keep_previous)

@@ -37,8 +37,9 @@ def _split_delivery(original: Callable) -> Callable:
                 service = parse_arn(target["Arn"]).service
                 deliver = DELIVERERS.get(service)
                 if deliver is None:
-                    log.warning("rule %s: no local delivery to %s targets; skipped %s", self.name, service,
-                                target["Arn"])
+                    log.warning(
+                        "rule %s: no local delivery to %s targets; skipped %s", self.name, service, target["Arn"]
+                    )
                     continue
                 try:
                     deliver(target, event)

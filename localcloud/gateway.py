@@ -13,6 +13,7 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -107,8 +108,10 @@ class Gateway:
         for method, pattern, handler in self.raw_handlers:
             match = pattern.fullmatch(request.path)
             if match and request.method == method:
-                call = Call("", {}, region, ACCOUNT_ID, raw, headers, request.path, match, request.args.to_dict(flat=False))
-                return self._respond(lambda: handler(call), environ, start_response)
+                call = Call(
+                    "", {}, region, ACCOUNT_ID, raw, headers, request.path, match, request.args.to_dict(flat=False)
+                )
+                return self._respond(partial(handler, call), environ, start_response)
 
         if "." in target:
             prefix, operation = target.split(".", 1)
@@ -124,9 +127,17 @@ class Gateway:
                 operation = (form.get("Action") or [None])[0]
                 handler = self.query_handlers.get((service or "", operation or ""))
                 if handler:
-                    call = Call(operation, {k: v[0] for k, v in form.items()}, region, ACCOUNT_ID, raw, headers,
-                                request.path, query=form)
-                    return self._respond(lambda: handler(call), environ, start_response)
+                    call = Call(
+                        operation,
+                        {k: v[0] for k, v in form.items()},
+                        region,
+                        ACCOUNT_ID,
+                        raw,
+                        headers,
+                        request.path,
+                        query=form,
+                    )
+                    return self._respond(partial(handler, call), environ, start_response)
         if "." in target:
             operation = target.split(".", 1)[1]
 

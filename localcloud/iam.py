@@ -20,7 +20,8 @@ def simulate_principal_policy(call: Call) -> Response:
         f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>{escape(resource)}"
         f"</EvalResourceName><EvalDecision>allowed</EvalDecision><MatchedStatements/><MissingContextValues/>"
         f"</member>"
-        for action in actions for resource in resources
+        for action in actions
+        for resource in resources
     )
     body = (
         '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'

@@ -81,8 +81,11 @@ class Lifecycle:
         """The published product's id and its newest provisioning artifact."""
         catalog = self.client("servicecatalog")
         products = catalog.search_products_as_admin()["ProductViewDetails"]
-        matching = [p["ProductViewSummary"] for p in products if name_contains.lower() in
-                    p["ProductViewSummary"]["Name"].lower()]
+        matching = [
+            p["ProductViewSummary"]
+            for p in products
+            if name_contains.lower() in p["ProductViewSummary"]["Name"].lower()
+        ]
         if not matching:
             raise LifecycleError("no MLOps product is published: run 'localcloud publish' (or make demo)")
         product_id = matching[0]["ProductId"]
@@ -96,7 +99,8 @@ class Lifecycle:
             ProjectName=name,
             ProjectDescription="created by the localcloud lifecycle",
             ServiceCatalogProvisioningDetails={
-                "ProductId": product_id, "ProvisioningArtifactId": artifact_id,
+                "ProductId": product_id,
+                "ProvisioningArtifactId": artifact_id,
                 "ProvisioningParameters": [{"Key": k, "Value": v} for k, v in (parameters or {}).items()],
             },
         )
@@ -134,8 +138,18 @@ class Lifecycle:
             _git("clone", "--quiet", "--branch", branch, self.clone_url(repository), str(work))
             change(work)
             _git("-C", str(work), "add", "-A")
-            _git("-C", str(work), "-c", "user.name=Data Scientist", "-c", "user.email=ds@example.com",
-                 "commit", "--quiet", "-m", message)
+            _git(
+                "-C",
+                str(work),
+                "-c",
+                "user.name=Data Scientist",
+                "-c",
+                "user.email=ds@example.com",
+                "commit",
+                "--quiet",
+                "-m",
+                message,
+            )
             _git("-C", str(work), "push", "--quiet", "origin", branch)
             return _git("-C", str(work), "rev-parse", "HEAD").strip()
 
@@ -160,8 +174,11 @@ class Lifecycle:
             if until_stage:
                 for stage in codepipeline.get_pipeline_state(name=pipeline)["stageStates"]:
                     latest = stage.get("latestExecution", {})
-                    if (stage["stageName"] == until_stage and latest.get("status") == "InProgress"
-                            and latest.get("pipelineExecutionId") == summary["pipelineExecutionId"]):
+                    if (
+                        stage["stageName"] == until_stage
+                        and latest.get("status") == "InProgress"
+                        and latest.get("pipelineExecutionId") == summary["pipelineExecutionId"]
+                    ):
                         return summary
                 return None
             return summary if summary["status"] == "Succeeded" else None
@@ -187,9 +204,15 @@ class Lifecycle:
                 token = action.get("latestExecution", {}).get("token")
                 if token:
                     codepipeline.put_approval_result(
-                        pipelineName=pipeline, stageName=stage, actionName=action["actionName"], token=token,
-                        result={"status": "Approved" if approve else "Rejected",
-                                "summary": "answered by the localcloud lifecycle"})
+                        pipelineName=pipeline,
+                        stageName=stage,
+                        actionName=action["actionName"],
+                        token=token,
+                        result={
+                            "status": "Approved" if approve else "Rejected",
+                            "summary": "answered by the localcloud lifecycle",
+                        },
+                    )
                     return
         raise LifecycleError(f"{pipeline} has no approval waiting in stage {stage}")
 
@@ -198,8 +221,9 @@ class Lifecycle:
         sagemaker = self.client("sagemaker")
 
         def registered():
-            packages = sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime",
-                                                     SortOrder="Descending")["ModelPackageSummaryList"]
+            packages = sagemaker.list_model_packages(
+                ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+            )["ModelPackageSummaryList"]
             fresh = [p for p in packages if p["CreationTime"].timestamp() >= after - 1]
             return fresh[0] if fresh else None
 
@@ -207,14 +231,17 @@ class Lifecycle:
 
     def approve_package(self, arn: str, approve: bool = True) -> None:
         self.client("sagemaker").update_model_package(
-            ModelPackageArn=arn, ModelApprovalStatus="Approved" if approve else "Rejected",
-            ApprovalDescription="answered by the localcloud lifecycle")
+            ModelPackageArn=arn,
+            ModelApprovalStatus="Approved" if approve else "Rejected",
+            ApprovalDescription="answered by the localcloud lifecycle",
+        )
 
     def invoke(self, endpoint: str, csv_rows: list[str]) -> dict:
         import json
 
         response = self.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=endpoint, ContentType="text/csv", Accept="application/json", Body="\n".join(csv_rows))
+            EndpointName=endpoint, ContentType="text/csv", Accept="application/json", Body="\n".join(csv_rows)
+        )
         return json.loads(response["Body"].read())
 
 

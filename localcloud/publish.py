@@ -28,9 +28,7 @@ from . import ACCOUNT_ID, DEFAULT_REGION, config
 STUDIO_ROLE_NAME = "LocalStudioExecutionRole"
 STUDIO_TRUST = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -103,11 +101,7 @@ def publish(
     result = Published(uploads=len(plan))
     for stack_name, template_file in stack_artifacts(cdk_out):
         template_item = next((item for item in plan if item.source == template_file), None)
-        url = (
-            f"https://s3.{region}.amazonaws.com/{template_item.bucket}/{template_item.key}"
-            if template_item
-            else ""
-        )
+        url = f"https://s3.{region}.amazonaws.com/{template_item.bucket}/{template_item.key}" if template_item else ""
         result.stacks[stack_name] = portfolio_publish.deploy(
             cloudformation, template_file.read_text(), stack_name, role_arn, url
         )
@@ -119,9 +113,7 @@ def publish(
                 result.products.append(
                     {
                         "ProductId": product_id,
-                        "ProvisioningArtifactIds": [
-                            a["Id"] for a in artifacts["ProvisioningArtifactDetails"]
-                        ],
+                        "ProvisioningArtifactIds": [a["Id"] for a in artifacts["ProvisioningArtifactDetails"]],
                     }
                 )
     return result
@@ -148,9 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publish failed: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # botocore's connection errors name the endpoint
-        print(
-            f"publish failed: {error} (is the local cloud running at {args.endpoint_url}?)", file=sys.stderr
-        )
+        print(f"publish failed: {error} (is the local cloud running at {args.endpoint_url}?)", file=sys.stderr)
         return 1
     for stack, status in result.stacks.items():
         print(f"{stack}: {status}")

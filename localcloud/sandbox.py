@@ -48,28 +48,58 @@ def command(ml_dir: Path, argv: Sequence[str], env: dict[str, str], workdir: str
     """The bwrap command line that runs ``argv`` with ``ml_dir`` as ``/opt/ml``."""
     ml_dir = Path(ml_dir)
     hosts = _hosts_file(ml_dir.parent)
-    args = [bwrap_path(), "--die-with-parent", "--unshare-all", "--share-net", "--ro-bind", "/", "/",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/opt"]
+    args = [
+        bwrap_path(),
+        "--die-with-parent",
+        "--unshare-all",
+        "--share-net",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/opt",
+    ]
     # /opt is replaced to make room for /opt/ml; keep whatever else the host has there visible.
     if os.path.isdir("/opt"):
         for entry in sorted(os.listdir("/opt")):
             if entry != "ml":
                 args += ["--ro-bind", f"/opt/{entry}", f"/opt/{entry}"]
-    args += ["--bind", str(ml_dir), "/opt/ml", "--ro-bind", str(hosts), "/etc/hosts", "--chdir", workdir,
-             "--clearenv"]
-    full_env = {"PATH": f"{python_bin_dir()}:{SYSTEM_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8",
-                "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    args += ["--bind", str(ml_dir), "/opt/ml", "--ro-bind", str(hosts), "/etc/hosts", "--chdir", workdir, "--clearenv"]
+    full_env = {
+        "PATH": f"{python_bin_dir()}:{SYSTEM_PATH}",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+    }
     full_env.update(env)
     for key, value in full_env.items():
         args += ["--setenv", key, str(value)]
     return [*args, "--", *argv]
 
 
-def run(ml_dir: Path, argv: Sequence[str], env: dict[str, str], on_line: Callable[[str], None],
-        workdir: str = "/opt/ml", stop: Callable[[], bool] | None = None) -> int:
+def run(
+    ml_dir: Path,
+    argv: Sequence[str],
+    env: dict[str, str],
+    on_line: Callable[[str], None],
+    workdir: str = "/opt/ml",
+    stop: Callable[[], bool] | None = None,
+) -> int:
     """Run to completion, handing every output line to ``on_line``; returns the exit code."""
-    process = subprocess.Popen(command(ml_dir, argv, env, workdir), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    process = subprocess.Popen(
+        command(ml_dir, argv, env, workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     assert process.stdout is not None
     for line in process.stdout:
         on_line(line.rstrip("\n"))
@@ -78,9 +108,11 @@ def run(ml_dir: Path, argv: Sequence[str], env: dict[str, str], on_line: Callabl
     return process.wait()
 
 
-def start(ml_dir: Path, argv: Sequence[str], env: dict[str, str], log_path: Path,
-          workdir: str = "/opt/ml") -> subprocess.Popen:
+def start(
+    ml_dir: Path, argv: Sequence[str], env: dict[str, str], log_path: Path, workdir: str = "/opt/ml"
+) -> subprocess.Popen:
     """Start a long-running program (a model server) with its output going to ``log_path``."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
-    return subprocess.Popen(command(ml_dir, argv, env, workdir), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command(ml_dir, argv, env, workdir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )

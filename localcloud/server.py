@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import boto3
-
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -60,8 +59,9 @@ class LocalCloud:
         with self._clients_lock:
             key = (service, region)
             if key not in self._clients:
-                session = boto3.session.Session(aws_access_key_id="localcloud", aws_secret_access_key="localcloud",
-                                                region_name=region)
+                session = boto3.session.Session(
+                    aws_access_key_id="localcloud", aws_secret_access_key="localcloud", region_name=region
+                )
                 self._clients[key] = session.client(service, endpoint_url=self.url)
             return self._clients[key]
 

@@ -115,9 +115,7 @@ def list_seed_files(folder: Path) -> dict[str, int]:
     candidates = _git_tracked_files(folder)
     if candidates is None:
         candidates = _walked_files(folder)
-    files = {
-        path: mode for path, mode in candidates.items() if not is_excluded(path) and (folder / path).is_file()
-    }
+    files = {path: mode for path, mode in candidates.items() if not is_excluded(path) and (folder / path).is_file()}
     if not files:
         raise ValueError(
             f"seed folder {folder} holds no files to archive: add the seed repository's "
@@ -159,6 +157,4 @@ def build_seed_archive(source: Path, destination: Path) -> SeedArchive:
 def build_seed_archives(repo_root: Path, out_dir: Path) -> dict[str, SeedArchive]:
     """Build `<out_dir>/<folder>.zip` for each seed folder of the repository at `repo_root`."""
     repo_root, out_dir = Path(repo_root), Path(out_dir)
-    return {
-        folder: build_seed_archive(repo_root / folder, out_dir / f"{folder}.zip") for folder in SEED_FOLDERS
-    }
+    return {folder: build_seed_archive(repo_root / folder, out_dir / f"{folder}.zip") for folder in SEED_FOLDERS}

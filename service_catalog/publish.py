@@ -54,9 +54,7 @@ def upload_plan(cdk_out: Path, manifest: dict, *, account: str, region: str, par
     for asset_id, asset in sorted(manifest.get("files", {}).items()):
         source = asset["source"]
         if source.get("packaging", "file") != "file":
-            raise PublishError(
-                f"asset {asset_id} is packaged as {source['packaging']!r}; expected single files"
-            )
+            raise PublishError(f"asset {asset_id} is packaged as {source['packaging']!r}; expected single files")
         path = cdk_out / source["path"]
         if not path.is_file():
             raise PublishError(f"asset file {path} is missing: run the synthesis again")
@@ -151,9 +149,7 @@ def deploy(cloudformation, template: str, stack_name: str, studio_role_arn: str,
 def main(argv: list[str] | None = None) -> int:
     import boto3  # imported here so `--help` works without AWS settings
 
-    parser = argparse.ArgumentParser(
-        prog="python -m service_catalog.publish", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m service_catalog.publish", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--studio-role-arn",
         default=os.environ.get(STUDIO_ROLE_ENV),
@@ -164,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get(ASSET_BUCKET_ENV),
         help="bucket for the template assets (default: sagemaker-mlops-template-assets-<account>-<region>)",
     )
-    parser.add_argument(
-        "--create-bucket", action="store_true", help="create the asset bucket if it is missing"
-    )
+    parser.add_argument("--create-bucket", action="store_true", help="create the asset bucket if it is missing")
     parser.add_argument("--stack-name", default=STACK_NAME)
     parser.add_argument("--cdk-out", default="cdk.out", type=Path)
     parser.add_argument("--dist", default="dist", type=Path)
@@ -185,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     bucket = args.asset_bucket or f"sagemaker-mlops-template-assets-{account}-{region}"
 
     try:
-        result = synthesize(
-            repo_root=Path.cwd(), cdk_out=args.cdk_out, dist=args.dist, asset_bucket_name=bucket
-        )
+        result = synthesize(repo_root=Path.cwd(), cdk_out=args.cdk_out, dist=args.dist, asset_bucket_name=bucket)
         manifest = json.loads(result.assets_manifest.read_text())
         plan = upload_plan(result.cdk_out, manifest, account=account, region=region, partition=partition)
         s3 = session.client("s3")
@@ -199,9 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_key = next(item.key for item in plan if item.source == result.portfolio_template)
         url = f"https://{bucket}.s3.{region}.amazonaws.com/{stack_key}"
         print(f"deploying stack {args.stack_name}")
-        status = deploy(
-            session.client("cloudformation"), template, args.stack_name, args.studio_role_arn, url
-        )
+        status = deploy(session.client("cloudformation"), template, args.stack_name, args.studio_role_arn, url)
     except (PublishError, SynthesisError, ValueError) as error:
         print(f"publish failed: {error}", file=sys.stderr)
         return 1

@@ -53,9 +53,7 @@ def _validation_findings(cdk_out: Path) -> list[str]:
     for plugin in json.loads(report.read_text()).get("pluginReports", []):
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
-                findings.append(
-                    f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
-                )
+                findings.append(f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}")
     return findings
 
 
@@ -108,9 +106,7 @@ def synthesize(
     _reset(cdk_out)
     files_dir = dist / SEED_DIR
     _reset(files_dir)
-    built = build_app(
-        repo_root=repo_root, outdir=cdk_out, files_dir=files_dir, asset_bucket_name=asset_bucket_name
-    )
+    built = build_app(repo_root=repo_root, outdir=cdk_out, files_dir=files_dir, asset_bucket_name=asset_bucket_name)
     try:
         built.app.synth()
     except Exception as error:  # jsii surfaces validation failures as generic errors
@@ -139,9 +135,7 @@ def synthesize(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m service_catalog.synth", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m service_catalog.synth", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--asset-bucket",
         default=os.environ.get(ASSET_BUCKET_ENV, DEFAULT_ASSET_BUCKET),

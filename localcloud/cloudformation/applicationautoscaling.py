@@ -58,9 +58,7 @@ class CfnScalableTarget(StackResource, CloudFormationModel):
         return target
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         return cls._register(cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod
@@ -76,9 +74,7 @@ class CfnScalableTarget(StackResource, CloudFormationModel):
         backend = _backend(account_id, region_name)
         for policy in list(backend.policies.values()):
             if policy.resource_id == self.resource_id and policy.scalable_dimension == self.dimension:
-                backend.delete_scaling_policy(
-                    policy.policy_name, self.namespace, self.resource_id, self.dimension
-                )
+                backend.delete_scaling_policy(policy.policy_name, self.namespace, self.resource_id, self.dimension)
         try:
             backend.deregister_scalable_target(self.namespace, self.resource_id, self.dimension)
         except AWSValidationException:
@@ -96,9 +92,7 @@ class CfnScalingPolicy(StackResource, CloudFormationModel):
         self.attributes = {"Arn": arn}
 
     @classmethod
-    def _put(
-        cls, name: str, properties: dict[str, Any], account_id: str, region_name: str
-    ) -> CfnScalingPolicy:
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnScalingPolicy:
         if properties.get("ScalingTargetId"):
             parts = properties["ScalingTargetId"].split("|")
             if len(parts) != 3:
@@ -128,9 +122,7 @@ class CfnScalingPolicy(StackResource, CloudFormationModel):
         return cls(name, namespace, resource_id, dimension, policy.policy_arn)
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod

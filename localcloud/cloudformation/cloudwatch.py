@@ -62,9 +62,7 @@ class CfnAlarm(StackResource, CloudFormationModel):
         return cls(name, alarm.alarm_arn)
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod

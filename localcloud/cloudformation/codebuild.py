@@ -52,24 +52,18 @@ class CfnCodeBuildProject(StackResource, CloudFormationModel):
         self.attributes = {"Arn": arn, "Id": name}
 
     @classmethod
-    def _put(
-        cls, name: str, properties: dict[str, Any], account_id: str, region_name: str
-    ) -> CfnCodeBuildProject:
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnCodeBuildProject:
         request = project_request(name, properties)
         backend = codebuild_backends[account_id][region_name]
         metadata = backend.create_project(**request)
         if properties.get("EncryptionKey"):
             metadata["encryptionKey"] = properties["EncryptionKey"]
         if properties.get("ConcurrentBuildLimit") is not None:
-            metadata["concurrentBuildLimit"] = as_int(
-                properties["ConcurrentBuildLimit"], "ConcurrentBuildLimit"
-            )
+            metadata["concurrentBuildLimit"] = as_int(properties["ConcurrentBuildLimit"], "ConcurrentBuildLimit")
         return cls(name, metadata["arn"])
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         if resource_name in codebuild_backends[account_id][region_name].codebuild_projects:
             raise ResourceFailed(f"CodeBuild project {resource_name} already exists")
         return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)

@@ -64,9 +64,7 @@ class CfnPipeline(StackResource, CloudFormationModel):
         self.attributes = {"Version": str(version)}
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = cloudformation_json["Properties"]
         tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags") or []]
         try:

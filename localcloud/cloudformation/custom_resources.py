@@ -79,9 +79,7 @@ class CfnCustomResource(StackResource, CloudFormationModel):
         return True
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = cloudformation_json["Properties"]
         logical_id, stack_id, resource_type = kwargs["LogicalId"], kwargs["StackId"], kwargs["ResourceType"]
         event = _event("Create", stack_id, logical_id, resource_type, properties)
@@ -173,9 +171,7 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
         if parse_arn(token).service != "lambda":
             raise ValueError
     except (ValueError, IndexError):
-        raise ResourceFailed(
-            f"ServiceToken {token!r}: only Lambda function ARNs are supported locally"
-        ) from None
+        raise ResourceFailed(f"ServiceToken {token!r}: only Lambda function ARNs are supported locally") from None
     try:
         function = lambda_backends[account_id][region_name].get_function(token)
     except Exception:
@@ -277,8 +273,7 @@ def _from_return(outcome: dict[str, Any], lines: list[str]) -> dict[str, Any]:
         return {"Status": "SUCCESS", "Data": returned}
     return {
         "Status": "FAILED",
-        "Reason": "the function returned without sending a response to the ResponseURL "
-        "and without returning a dict",
+        "Reason": "the function returned without sending a response to the ResponseURL and without returning a dict",
     }
 
 

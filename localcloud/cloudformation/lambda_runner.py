@@ -33,9 +33,7 @@ class LambdaContext:
 
 def main(argv):
     code_dir, handler_spec, event_path, result_path, context_path = argv
-    logging.basicConfig(
-        stream=sys.stdout, level=logging.INFO, format="[%(levelname)s]\t%(asctime)s\t%(message)s"
-    )
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="[%(levelname)s]\t%(asctime)s\t%(message)s")
     with open(event_path) as handle:
         event = json.load(handle)
     with open(context_path) as handle:

@@ -35,9 +35,7 @@ def _walk(node: Any, found: set[str]) -> None:
         elif key == "Fn::Sub":
             template = value if isinstance(value, str) else value[0]
             local = set(value[1]) if isinstance(value, list) and len(value) > 1 else set()
-            found.update(
-                m.split(".", 1)[0] for m in SUB_VARIABLE.findall(template) if m.split(".", 1)[0] not in local
-            )
+            found.update(m.split(".", 1)[0] for m in SUB_VARIABLE.findall(template) if m.split(".", 1)[0] not in local)
             if isinstance(value, list) and len(value) > 1:
                 _walk(value[1], found)
         elif key == "DependsOn":

@@ -57,9 +57,7 @@ def _api(cloud, operation, field: str):
 
 
 def install(cloud) -> None:
-    cloud.gateway.json("SageMaker", "DeleteModelPackage")(
-        _api(cloud, delete_model_package, "ModelPackageName")
-    )
+    cloud.gateway.json("SageMaker", "DeleteModelPackage")(_api(cloud, delete_model_package, "ModelPackageName"))
     cloud.gateway.json("SageMaker", "DeleteModelPackageGroup")(
         _api(cloud, delete_model_package_group, "ModelPackageGroupName")
     )

@@ -49,9 +49,7 @@ class CfnBucketPolicy(StackResource, CloudFormationModel):
         return cls(bucket)
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         return cls._put(cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod
@@ -91,9 +89,7 @@ def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
     statements = document.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
     kept = [
-        {k: v for k, v in s.items() if k != "Condition"}
-        for s in statements
-        if _condition_holds(s.get("Condition"))
+        {k: v for k, v in s.items() if k != "Condition"} for s in statements if _condition_holds(s.get("Condition"))
     ]
     if not kept:
         return PermissionResult.NEUTRAL

@@ -23,7 +23,6 @@ from . import stacks
 from .base import ResourceFailed, StackResource, message_of
 from .properties import as_bool, as_int, require
 
-
 DEPLOYMENT_TIMEOUT_SECONDS = 600
 _state_lock: threading.RLock | None = None
 
@@ -42,20 +41,26 @@ def await_deployment(endpoint: FakeEndpoint, config_name: str) -> FakeEndpoint:
     deadline = time.monotonic() + DEPLOYMENT_TIMEOUT_SECONDS
     while endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack"):
         if time.monotonic() > deadline:
-            raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} still {endpoint.endpoint_status} after "
-                                 f"{DEPLOYMENT_TIMEOUT_SECONDS} s")
+            raise ResourceFailed(
+                f"Endpoint {endpoint.endpoint_name} still {endpoint.endpoint_status} after "
+                f"{DEPLOYMENT_TIMEOUT_SECONDS} s"
+            )
         if waiter is None:
             time.sleep(0.1)
             continue
         with waiter:
             waiter.wait(0.1)
     if endpoint.endpoint_status != "InService":
-        raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} is {endpoint.endpoint_status}: "
-                             f"{getattr(endpoint, 'failure_reason', None) or 'no reason given'}")
+        raise ResourceFailed(
+            f"Endpoint {endpoint.endpoint_name} is {endpoint.endpoint_status}: "
+            f"{getattr(endpoint, 'failure_reason', None) or 'no reason given'}"
+        )
     if endpoint.endpoint_config_name != config_name:
-        raise ResourceFailed(f"Endpoint {endpoint.endpoint_name} could not move to {config_name} and kept "
-                             f"{endpoint.endpoint_config_name}: "
-                             f"{getattr(endpoint, 'failure_reason', None) or 'the deployment was rolled back'}")
+        raise ResourceFailed(
+            f"Endpoint {endpoint.endpoint_name} could not move to {config_name} and kept "
+            f"{endpoint.endpoint_config_name}: "
+            f"{getattr(endpoint, 'failure_reason', None) or 'the deployment was rolled back'}"
+        )
     return endpoint
 
 
@@ -75,9 +80,7 @@ class CfnModelPackageGroup(StackResource, CloudFormationModel):
         }
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = cloudformation_json["Properties"]
         backend = _backend(account_id, region_name)
         if resource_name in backend.model_package_groups:
@@ -153,13 +156,9 @@ def create_model(cls, resource_name, cloudformation_json, account_id, region_nam
     )
 
 
-def replace_after_update(
-    cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-):
+def replace_after_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     """Immutable types: make the new one now, delete the old one when the whole update succeeded."""
-    new_resource = cls.create_from_cloudformation_json(
-        new_resource_name, cloudformation_json, account_id, region_name
-    )
+    new_resource = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
     old_arn = original_resource.physical_resource_id
     stacks.after_update_succeeds(
         lambda: cls.delete_from_cloudformation_json(old_arn, cloudformation_json, account_id, region_name)
@@ -206,9 +205,7 @@ def create_endpoint_config(cls, resource_name, cloudformation_json, account_id, 
     try:
         return backend.create_endpoint_config(
             endpoint_config_name=name,
-            production_variants=_variants(
-                require(properties, "ProductionVariants", cls.cloudformation_type())
-            ),
+            production_variants=_variants(require(properties, "ProductionVariants", cls.cloudformation_type())),
             data_capture_config=_data_capture(properties.get("DataCaptureConfig")),
             async_inference_config=properties.get("AsyncInferenceConfig", {}),
             kms_key_id=properties.get("KmsKeyId"),

@@ -217,9 +217,7 @@ def _wrap_stack_update(original):
                 self.output_map = self._create_output_map()
                 self.parameters = previous_parameters
             except Exception as rollback_error:
-                set_status(
-                    self, "UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {_as_failure(rollback_error)}"
-                )
+                set_status(self, "UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {_as_failure(rollback_error)}")
                 return
             set_status(self, "UPDATE_ROLLBACK_COMPLETE", reason)
             return

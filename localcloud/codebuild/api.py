@@ -63,9 +63,7 @@ class CodeBuildService:
         name = name.rsplit(":project/", 1)[-1]
         project = backend.codebuild_projects.get(name)
         if project is None:
-            raise _not_found(
-                f"Project cannot be found: arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{name}"
-            )
+            raise _not_found(f"Project cannot be found: arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{name}")
         return project.project_metadata
 
     # StartBuild ---------------------------------------------------------------------------
@@ -83,9 +81,7 @@ class CodeBuildService:
         group, stream = "", ""
         if logs_config.get("status", "ENABLED") == "ENABLED":
             group = logs_config.get("groupName") or f"/aws/codebuild/{name}"
-            stream = (
-                f"{logs_config['streamName']}/{build_uuid}" if logs_config.get("streamName") else build_uuid
-            )
+            stream = f"{logs_config['streamName']}/{build_uuid}" if logs_config.get("streamName") else build_uuid
         now = time.time()
         source = {**(project.get("source") or {})}
         if body.get("sourceTypeOverride"):
@@ -121,8 +117,7 @@ class CodeBuildService:
                 f"log-group/{group}/log-events/{stream}"
                 if group
                 else "",
-                "cloudWatchLogsArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:"
-                f"log-stream:{stream}"
+                "cloudWatchLogsArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{stream}"
                 if group
                 else "",
                 "cloudWatchLogs": {
@@ -168,9 +163,7 @@ class CodeBuildService:
         )
         self.save(record)
         self.running[build_id] = build
-        thread = threading.Thread(
-            target=self._run, args=(build,), name=f"codebuild-{build_uuid[:8]}", daemon=True
-        )
+        thread = threading.Thread(target=self._run, args=(build,), name=f"codebuild-{build_uuid[:8]}", daemon=True)
         self.threads.append(thread)
         thread.start()
         return {"build": self.view(record)}
@@ -199,9 +192,7 @@ class CodeBuildService:
 
     def list_builds(self, body: dict[str, Any], project: str | None = None) -> dict[str, Any]:
         records = [r for r in self.all_records() if project is None or r["projectName"] == project]
-        records.sort(
-            key=lambda r: r["startTime"], reverse=body.get("sortOrder", "DESCENDING") == "DESCENDING"
-        )
+        records.sort(key=lambda r: r["startTime"], reverse=body.get("sortOrder", "DESCENDING") == "DESCENDING")
         return {"ids": [r["id"] for r in records]}
 
     def list_builds_for_project(self, body: dict[str, Any], region: str) -> dict[str, Any]:
@@ -224,9 +215,7 @@ class CodeBuildService:
     # reports ------------------------------------------------------------------------------
     @staticmethod
     def report_group_arn(record: dict[str, Any], name: str) -> str:
-        return (
-            f"arn:aws:codebuild:{record['region']}:{ACCOUNT_ID}:report-group/{record['projectName']}-{name}"
-        )
+        return f"arn:aws:codebuild:{record['region']}:{ACCOUNT_ID}:report-group/{record['projectName']}-{name}"
 
     def report_arn(self, record: dict[str, Any], name: str) -> str:
         group = self.report_group_arn(record, name).replace(":report-group/", ":report/")
@@ -304,9 +293,7 @@ class CodeBuildService:
                                 }
                             ],
                         )
-                record.update(
-                    buildStatus="FAILED", buildComplete=True, currentPhase="COMPLETED", endTime=time.time()
-                )
+                record.update(buildStatus="FAILED", buildComplete=True, currentPhase="COMPLETED", endTime=time.time())
                 self.save(record)
 
     def shutdown(self) -> None:

@@ -31,13 +31,9 @@ def collect(spec: ArtifactSpec, src: Path) -> list[tuple[Path, str]]:
     """(file on disk, name in the archive) for every matched file, in a stable order."""
     base = (src / spec.base_directory).resolve() if spec.base_directory else src.resolve()
     if not str(base).startswith(str(src.resolve())):
-        raise ArtifactError(
-            f"artifacts base-directory {spec.base_directory!r} is outside the source directory"
-        )
+        raise ArtifactError(f"artifacts base-directory {spec.base_directory!r} is outside the source directory")
     if not base.is_dir():
-        raise ArtifactError(
-            f"artifacts base-directory {spec.base_directory!r} does not exist after the build"
-        )
+        raise ArtifactError(f"artifacts base-directory {spec.base_directory!r} does not exist after the build")
     chosen: list[tuple[Path, str]] = []
     for path in sorted(p for p in base.rglob("*") if p.is_file()):
         relative = path.relative_to(base).as_posix()

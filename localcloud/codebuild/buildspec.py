@@ -86,8 +86,7 @@ def _phase(name: str, body: Any) -> Phase:
     unknown = set(body) - {"commands", "finally", "on-failure", "runtime-versions", "run-as"}
     if unknown:
         raise BuildspecError(
-            f"{where} has unknown keys {sorted(unknown)}; allowed: commands, finally, "
-            "on-failure, runtime-versions"
+            f"{where} has unknown keys {sorted(unknown)}; allowed: commands, finally, on-failure, runtime-versions"
         )
     on_failure = str(body.get("on-failure", "ABORT")).upper()
     if on_failure not in ("ABORT", "CONTINUE"):
@@ -124,14 +123,10 @@ def _reports(body: Any) -> list[ReportSpec]:
         spec = _mapping(spec, f"reports.{name}")
         files = _string_list(spec.get("files"), f"reports.{name}.files")
         if not files:
-            raise BuildspecError(
-                f"reports.{name}.files is required: list the report files, e.g. test-results.xml"
-            )
+            raise BuildspecError(f"reports.{name}.files is required: list the report files, e.g. test-results.xml")
         file_format = str(spec.get("file-format", "JUNITXML")).upper()
         if file_format != "JUNITXML":
-            raise BuildspecError(
-                f"reports.{name}.file-format {file_format} is not supported locally; use JUNITXML"
-            )
+            raise BuildspecError(f"reports.{name}.file-format {file_format} is not supported locally; use JUNITXML")
         reports.append(ReportSpec(str(name), files, str(spec.get("base-directory", "") or ""), file_format))
     return reports
 
@@ -145,9 +140,7 @@ def parse(text: str, origin: str = "buildspec") -> Buildspec:
     if not isinstance(document, dict):
         raise BuildspecError(f"{origin} must be a YAML mapping with 'version' and 'phases'")
     if str(document.get("version")) != "0.2":
-        raise BuildspecError(
-            f"{origin}: version is {document.get('version')!r}; only version 0.2 is supported"
-        )
+        raise BuildspecError(f"{origin}: version is {document.get('version')!r}; only version 0.2 is supported")
     phases_body = _mapping(document.get("phases"), "phases")
     unknown = set(phases_body) - set(PHASES)
     if unknown:
@@ -159,8 +152,7 @@ def parse(text: str, origin: str = "buildspec") -> Buildspec:
     if shell not in SHELLS:
         raise BuildspecError(f"env.shell is {shell!r}; local builds run bash or sh")
     variables = {
-        str(k): "" if v is None else str(v)
-        for k, v in _mapping(env.get("variables"), "env.variables").items()
+        str(k): "" if v is None else str(v) for k, v in _mapping(env.get("variables"), "env.variables").items()
     }
     spec = Buildspec(
         phases=[_phase(name, phases_body[name]) for name in PHASES if name in phases_body],

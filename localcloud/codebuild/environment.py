@@ -23,9 +23,7 @@ def _parameter(client: Callable[[str], Any], name: str, reference: str) -> str:
     try:
         return ssm.get_parameter(Name=reference, WithDecryption=True)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound as missing:
-        raise EnvironmentError_(
-            f"environment variable {name}: SSM parameter {reference!r} does not exist"
-        ) from missing
+        raise EnvironmentError_(f"environment variable {name}: SSM parameter {reference!r} does not exist") from missing
 
 
 def _secret(client: Callable[[str], Any], name: str, reference: str) -> str:
@@ -39,9 +37,7 @@ def _secret(client: Callable[[str], Any], name: str, reference: str) -> str:
     try:
         value = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException as missing:
-        raise EnvironmentError_(
-            f"environment variable {name}: secret {secret_id!r} does not exist"
-        ) from missing
+        raise EnvironmentError_(f"environment variable {name}: secret {secret_id!r} does not exist") from missing
     if json_key:
         try:
             return str(json.loads(value)[json_key])
@@ -62,8 +58,7 @@ def _typed(client: Callable[[str], Any], variable: dict[str, Any]) -> str:
     if kind == "SECRETS_MANAGER":
         return _secret(client, variable["name"], value)
     raise EnvironmentError_(
-        f"environment variable {variable['name']} has type {kind}; use PLAINTEXT, "
-        "PARAMETER_STORE or SECRETS_MANAGER"
+        f"environment variable {variable['name']} has type {kind}; use PLAINTEXT, PARAMETER_STORE or SECRETS_MANAGER"
     )
 
 

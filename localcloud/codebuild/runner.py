@@ -111,9 +111,7 @@ class Build:
             logs.put_log_events(
                 logGroupName=logs_info["groupName"],
                 logStreamName=logs_info["streamName"],
-                logEvents=[
-                    {"timestamp": now, "message": line or " "} for line in pending[start : start + 5000]
-                ],
+                logEvents=[{"timestamp": now, "message": line or " "} for line in pending[start : start + 5000]],
             )
 
     def _open_logs(self) -> None:
@@ -158,9 +156,7 @@ class Build:
         with self.lock:
             if self.record["buildStatus"] == "IN_PROGRESS":
                 self.record["buildStatus"] = "SUCCEEDED"
-            self._end_current(
-                "SUCCEEDED" if self.record["buildStatus"] == "SUCCEEDED" else self.record["buildStatus"]
-            )
+            self._end_current("SUCCEEDED" if self.record["buildStatus"] == "SUCCEEDED" else self.record["buildStatus"])
             self.record["phases"].append({"phaseType": "COMPLETED", "startTime": time.time()})
             self.record.update(currentPhase="COMPLETED", buildComplete=True, endTime=time.time())
             self.log(f"[Container] Build {self.record['buildStatus']}")
@@ -213,18 +209,14 @@ class Build:
         version = self.request.get("sourceVersion") or self.project.get("sourceVersion")
         s3 = self.client("s3")
         try:
-            fetched = sources.fetch(
-                kind, location, version, ml / "src", self.state_root, self.record["region"], s3
-            )
+            fetched = sources.fetch(kind, location, version, ml / "src", self.state_root, self.record["region"], s3)
             self.record["resolvedSourceVersion"] = fetched.resolved_version
             secondary = {}
             versions = {
                 v["sourceIdentifier"]: v.get("sourceVersion")
                 for v in self.request.get("secondarySourcesVersionOverride") or []
             }
-            for item in (
-                self.request.get("secondarySourcesOverride") or self.project.get("secondarySources") or []
-            ):
+            for item in self.request.get("secondarySourcesOverride") or self.project.get("secondarySources") or []:
                 identifier = item["sourceIdentifier"]
                 extra = sources.fetch(
                     item["type"],
@@ -241,15 +233,11 @@ class Build:
                 )
         except sources.SourceError as error:
             raise BuildFailed("CLIENT_ERROR", str(error)) from error
-        self.log(
-            f"[Container] Downloaded source {kind} {location} {self.record.get('resolvedSourceVersion', '')}"
-        )
+        self.log(f"[Container] Downloaded source {kind} {location} {self.record.get('resolvedSourceVersion', '')}")
         return ml / "src", secondary
 
     def _load_buildspec(self, src: Path) -> buildspec.Buildspec:
-        declared = (
-            self.request.get("buildspecOverride") or (self.project.get("source") or {}).get("buildspec") or ""
-        )
+        declared = self.request.get("buildspecOverride") or (self.project.get("source") or {}).get("buildspec") or ""
         if "\n" in declared or declared.lstrip().startswith("version"):
             text, origin = declared, "inline buildspec"
         else:
@@ -370,14 +358,10 @@ class Build:
         return commands[index].strip() if index < len(commands) else f"(phase {phase_name})"
 
     def _upload_artifacts(self, spec: buildspec.Buildspec, src: Path) -> None:
-        primary = (
-            self.request.get("artifactsOverride") or self.project.get("artifacts") or {"type": "NO_ARTIFACTS"}
-        )
+        primary = self.request.get("artifactsOverride") or self.project.get("artifacts") or {"type": "NO_ARTIFACTS"}
         targets = [(primary, spec.artifacts, "artifacts")]
         secondary_specs = spec.secondary_artifacts
-        for item in (
-            self.request.get("secondaryArtifactsOverride") or self.project.get("secondaryArtifacts") or []
-        ):
+        for item in self.request.get("secondaryArtifactsOverride") or self.project.get("secondaryArtifacts") or []:
             identifier = item.get("artifactIdentifier", "")
             if identifier not in secondary_specs:
                 raise BuildFailed(
@@ -392,8 +376,7 @@ class Build:
             if artifact_spec is None:
                 raise BuildFailed(
                     "CLIENT_ERROR",
-                    f"the project uploads artifacts but the buildspec has no {where} "
-                    "section: add artifacts.files",
+                    f"the project uploads artifacts but the buildspec has no {where} section: add artifacts.files",
                 )
             try:
                 files = artifacts.collect(artifact_spec, src)
@@ -433,10 +416,5 @@ class Build:
             for problem in problems:
                 self.log(f"[Container] {problem}")
             totals = reports.summary(cases)
-            self.record["reports"].append(
-                {"name": report_spec.name, "testCases": cases, "testSummary": totals}
-            )
-            self.log(
-                f"[Container] Report {report_spec.name}: {totals['total']} test case(s) "
-                f"{totals['statusCounts']}"
-            )
+            self.record["reports"].append({"name": report_spec.name, "testCases": cases, "testSummary": totals})
+            self.log(f"[Container] Report {report_spec.name}: {totals['total']} test case(s) {totals['statusCounts']}")

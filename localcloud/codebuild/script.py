@@ -17,9 +17,7 @@ from .buildspec import Buildspec, Phase
 MARK = "\x1e[codebuild]"
 # Phases after which a failure (with on-failure ABORT) still lets these run.
 STILL_RUNS_AFTER_FAILURE = {"build": {"post_build"}}
-RUNTIME_NOTE = (
-    "runtime-versions {runtime}: {version} cannot be installed locally; using the local cloud Python instead"
-)
+RUNTIME_NOTE = "runtime-versions {runtime}: {version} cannot be installed locally; using the local cloud Python instead"
 
 PRELUDE = f"""\
 exec </dev/null
@@ -52,12 +50,7 @@ fi
 def _phase_block(phase: Phase, files: dict[tuple[str, int], str]) -> str:
     allowed_after_failure = " ".join(
         sorted(
-            {
-                later
-                for earlier, laters in STILL_RUNS_AFTER_FAILURE.items()
-                for later in laters
-                if later == phase.name
-            }
+            {later for earlier, laters in STILL_RUNS_AFTER_FAILURE.items() for later in laters if later == phase.name}
         )
     )
     runs_if = '[ -z "$__cb_abort" ]'
@@ -96,8 +89,7 @@ def _exports(names: list[str]) -> str:
     lines = []
     for name in names:
         lines.append(
-            f'if [ -n "${{{name}+set}}" ]; then '
-            f'__cb_mark EXPORT {name} "$(printf %s "${{{name}}}" | base64 -w0)"; fi'
+            f'if [ -n "${{{name}+set}}" ]; then __cb_mark EXPORT {name} "$(printf %s "${{{name}}}" | base64 -w0)"; fi'
         )
     return "\n".join(lines) + "\n"
 

@@ -109,9 +109,7 @@ def s3_location(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def fetch(
-    kind: str, location: str, version: str | None, target: Path, state_root: Path, region: str, s3
-) -> Fetched:
+def fetch(kind: str, location: str, version: str | None, target: Path, state_root: Path, region: str, s3) -> Fetched:
     """Put the source's files into ``target``."""
     kind = (kind or "").upper()
     target.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,7 @@ def _repository(call) -> tuple[str, Any]:
 def _branch_commit(path, name: str, branch: str) -> str:
     commit = gitrepo.branches(path).get(branch)
     if commit is None:
-        raise AwsError(
-            "BranchDoesNotExistException", f"Branch {branch!r} does not exist in repository {name}"
-        )
+        raise AwsError("BranchDoesNotExistException", f"Branch {branch!r} does not exist in repository {name}")
     return commit
 
 
@@ -78,9 +76,7 @@ def get_commit(call) -> dict[str, Any]:
     commit = _required(call.body, "commitId", "CommitIdRequiredException")
     resolved = gitrepo.resolve_commit(path, commit)
     if resolved is None:
-        raise AwsError(
-            "CommitIdDoesNotExistException", f"Commit {commit} does not exist in repository {name}"
-        )
+        raise AwsError("CommitIdDoesNotExistException", f"Commit {commit} does not exist in repository {name}")
     return {"commit": gitrepo.commit_info(path, resolved)}
 
 

@@ -71,9 +71,7 @@ def register(cloud) -> None:
             body = json.loads(call.raw or b"{}")
             region, name, updates = body["region"], body["repositoryName"], body["updates"]
         except (ValueError, KeyError) as error:
-            raise validation_error(
-                f"a push notice needs region, repositoryName and updates: {error}"
-            ) from error
+            raise validation_error(f"a push notice needs region, repositoryName and updates: {error}") from error
         with cloud.state.lock:
             repositories.existing_path(ACCOUNT_ID, region, name)
             metadata = repositories.backend(ACCOUNT_ID, region).get_repository(name)

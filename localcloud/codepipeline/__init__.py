@@ -20,9 +20,7 @@ def _deliverer(service: CodePipelineService):
     def deliver(target: dict[str, Any], event: dict[str, Any]) -> None:
         arn = parse_arn(target["Arn"])
         detail = f"{event.get('source', '')}: {event.get('detail-type', '')} (target {target.get('Id', '')})"
-        service.start(
-            arn.resource_id, arn.region, {"triggerType": "CloudWatchEvent", "triggerDetail": detail}
-        )
+        service.start(arn.resource_id, arn.region, {"triggerType": "CloudWatchEvent", "triggerDetail": detail})
 
     return deliver
 

@@ -49,9 +49,7 @@ class CodePipelineService:
 
     # records ------------------------------------------------------------------------------
     def records(self, pipeline_name: str) -> list[dict[str, Any]]:
-        live = {
-            e.execution_id: e.record for e in self.executions.values() if e.pipeline_name == pipeline_name
-        }
+        live = {e.execution_id: e.record for e in self.executions.values() if e.pipeline_name == pipeline_name}
         stored = [r for r in self.cloud.state.list_json(FOLDER) if r["pipelineName"] == pipeline_name]
         merged = [live.get(r["pipelineExecutionId"], r) for r in stored]
         return sorted(merged, key=lambda r: r["startTime"], reverse=True)
@@ -70,9 +68,7 @@ class CodePipelineService:
         return record
 
     # starting -----------------------------------------------------------------------------
-    def start(
-        self, name: str, region: str, trigger: dict[str, str], body: dict[str, Any] | None = None
-    ) -> str:
+    def start(self, name: str, region: str, trigger: dict[str, str], body: dict[str, Any] | None = None) -> str:
         pipeline, _ = self.pipeline(name, region)
         body = body or {}
         declared = {v["name"]: v for v in pipeline.get("variables") or []}
@@ -307,9 +303,7 @@ class CodePipelineService:
         for region, backend in get_backend("codepipeline")[ACCOUNT_ID].items():
             if name in backend.pipelines:
                 return region
-        raise _error(
-            "PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'"
-        )
+        raise _error("PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'")
 
     def stop_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         name, execution_id = body.get("pipelineName", ""), body.get("pipelineExecutionId", "")

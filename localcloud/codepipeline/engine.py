@@ -85,9 +85,7 @@ class Execution:
     def should_stop(self) -> bool:
         if self.service.cloud.stopping.is_set():
             return True
-        return self.record["status"] == "Stopping" and self.record.get("stopTrigger", {}).get(
-            "abandon", False
-        )
+        return self.record["status"] == "Stopping" and self.record.get("stopTrigger", {}).get("abandon", False)
 
     # driving ----------------------------------------------------------------------------
     def run(self) -> None:

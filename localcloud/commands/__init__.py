@@ -13,8 +13,13 @@ def client(service: str):
     if not current.running:
         raise RuntimeError("the local cloud is not running: start it with 'localcloud start'")
     env = config.client_environment(current.url)
-    return boto3.client(service, endpoint_url=current.url, region_name=DEFAULT_REGION,
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        service,
+        endpoint_url=current.url,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

@@ -18,7 +18,8 @@ def list_endpoints(args) -> int:  # noqa: ARG001
 def invoke(args) -> int:
     body = Path(args.file).read_bytes() if args.file else args.body.encode()
     response = client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=args.name, Body=body, ContentType=args.content_type, Accept="application/json")
+        EndpointName=args.name, Body=body, ContentType=args.content_type, Accept="application/json"
+    )
     sys.stdout.write(response["Body"].read().decode() + "\n")
     return 0
 

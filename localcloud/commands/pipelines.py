@@ -10,8 +10,10 @@ def show_codepipeline(args) -> int:
     codepipeline = client("codepipeline")
     state = codepipeline.get_pipeline_state(name=args.name)
     executions = codepipeline.list_pipeline_executions(pipelineName=args.name, maxResults=args.limit)
-    rows = [[e["pipelineExecutionId"], e["status"], e.get("startTime", ""), e.get("trigger", {}).get("triggerType", "")]
-            for e in executions.get("pipelineExecutionSummaries", [])]
+    rows = [
+        [e["pipelineExecutionId"], e["status"], e.get("startTime", ""), e.get("trigger", {}).get("triggerType", "")]
+        for e in executions.get("pipelineExecutionSummaries", [])
+    ]
     print(f"pipeline {args.name}")
     print(table(rows, ["execution", "status", "started", "trigger"]) if rows else "  no executions yet")
     print()
@@ -29,14 +31,19 @@ def show_sagemaker(args) -> int:
     sagemaker = client("sagemaker")
     executions = sagemaker.list_pipeline_executions(PipelineName=args.name, MaxResults=args.limit)
     for execution in executions["PipelineExecutionSummaries"]:
-        print(f"{execution['PipelineExecutionArn'].rsplit('/', 1)[1]}  {execution['PipelineExecutionStatus']}"
-              f"  {execution.get('PipelineExecutionFailureReason', '')}")
-        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution["PipelineExecutionArn"],
-                                                        SortOrder="Ascending")["PipelineExecutionSteps"]
+        print(
+            f"{execution['PipelineExecutionArn'].rsplit('/', 1)[1]}  {execution['PipelineExecutionStatus']}"
+            f"  {execution.get('PipelineExecutionFailureReason', '')}"
+        )
+        steps = sagemaker.list_pipeline_execution_steps(
+            PipelineExecutionArn=execution["PipelineExecutionArn"], SortOrder="Ascending"
+        )["PipelineExecutionSteps"]
         for step in steps:
             took = (step["EndTime"] - step["StartTime"]).total_seconds() if step.get("EndTime") else None
-            print(f"    {step['StepName']:<24}{step['StepStatus']:<11}"
-                  f"{f'{took:.1f} s' if took is not None else '':>8}  {step.get('FailureReason', '')}")
+            print(
+                f"    {step['StepName']:<24}{step['StepStatus']:<11}"
+                f"{f'{took:.1f} s' if took is not None else '':>8}  {step.get('FailureReason', '')}"
+            )
     if not executions["PipelineExecutionSummaries"]:
         print(f"no executions of {args.name}")
     return 0
@@ -51,9 +58,12 @@ def answer_approval(status: str):
                 latest = action.get("latestExecution", {})
                 if latest.get("token") and latest.get("status") == "InProgress":
                     codepipeline.put_approval_result(
-                        pipelineName=args.name, stageName=stage["stageName"], actionName=action["actionName"],
+                        pipelineName=args.name,
+                        stageName=stage["stageName"],
+                        actionName=action["actionName"],
                         result={"summary": args.summary or f"{status} from the localcloud CLI", "status": status},
-                        token=latest["token"])
+                        token=latest["token"],
+                    )
                     print(f"{args.name} {stage['stageName']}/{action['actionName']}: {status}")
                     return 0
         raise RuntimeError(f"pipeline {args.name} has no manual approval waiting for an answer")

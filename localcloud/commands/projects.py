@@ -14,7 +14,9 @@ def publish_product(args) -> int:
     for stack, status in result.stacks.items():
         print(f"{stack}: {status}")
     for product in result.products:
-        print(f"product {product['ProductId']} (provisioning artifacts: {', '.join(product['ProvisioningArtifactIds'])})")
+        print(
+            f"product {product['ProductId']} (provisioning artifacts: {', '.join(product['ProvisioningArtifactIds'])})"
+        )
     return 0
 
 
@@ -48,8 +50,10 @@ def list_projects(args) -> int:  # noqa: ARG001
     if not projects:
         print("no projects")
         return 0
-    rows = [[p["ProjectName"], p["ProjectId"], p["ProjectStatus"], p["CreationTime"].strftime("%Y-%m-%d %H:%M")]
-            for p in projects]
+    rows = [
+        [p["ProjectName"], p["ProjectId"], p["ProjectStatus"], p["CreationTime"].strftime("%Y-%m-%d %H:%M")]
+        for p in projects
+    ]
     print(table(rows, ["project", "id", "status", "created"]))
     for project in projects:
         for url in _clone_urls(project["ProjectName"]):
@@ -72,8 +76,13 @@ def add_parser(commands) -> None:
     sub = projects.add_subparsers(dest="projects_command", required=True)
     creating = sub.add_parser("create", help="create a project, as SageMaker Studio does")
     creating.add_argument("name")
-    creating.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                          help="a product parameter, e.g. DataArrivalTrigger=true")
+    creating.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a product parameter, e.g. DataArrivalTrigger=true",
+    )
     creating.set_defaults(run=create)
     sub.add_parser("list", help="projects with their status and clone URLs").set_defaults(run=list_projects)
     deleting = sub.add_parser("delete", help="delete a project and what it created")

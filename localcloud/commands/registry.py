@@ -8,15 +8,22 @@ from . import client, table
 def list_packages(args) -> int:
     sagemaker = client("sagemaker")
     pages = sagemaker.get_paginator("list_model_packages").paginate(
-        ModelPackageGroupName=args.group, SortBy="CreationTime", SortOrder="Descending")
+        ModelPackageGroupName=args.group, SortBy="CreationTime", SortOrder="Descending"
+    )
     rows = []
     for page in pages:
         for package in page["ModelPackageSummaryList"]:
             described = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
             metadata = described.get("CustomerMetadataProperties", {})
-            rows.append([package.get("ModelPackageVersion", "-"), package["ModelApprovalStatus"],
-                         package["CreationTime"].strftime("%Y-%m-%d %H:%M:%S"),
-                         metadata.get("AccuracyThreshold", "-"), package["ModelPackageArn"]])
+            rows.append(
+                [
+                    package.get("ModelPackageVersion", "-"),
+                    package["ModelApprovalStatus"],
+                    package["CreationTime"].strftime("%Y-%m-%d %H:%M:%S"),
+                    metadata.get("AccuracyThreshold", "-"),
+                    package["ModelPackageArn"],
+                ]
+            )
     if not rows:
         print(f"no model packages in group {args.group}")
         return 0
@@ -30,8 +37,11 @@ def set_status(status: str):
         arn = args.package
         if arn.isdigit() or arn == "latest":
             arn = _resolve(sagemaker, args.group, arn)
-        sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status,
-                                       ApprovalDescription=args.description or f"{status} from the localcloud CLI")
+        sagemaker.update_model_package(
+            ModelPackageArn=arn,
+            ModelApprovalStatus=status,
+            ApprovalDescription=args.description or f"{status} from the localcloud CLI",
+        )
         print(f"{arn}: {status}")
         return 0
 
@@ -41,8 +51,9 @@ def set_status(status: str):
 def _resolve(sagemaker, group: str | None, version: str) -> str:
     if not group:
         raise RuntimeError("give --group with a version number or 'latest', or pass the package ARN")
-    packages = sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime",
-                                             SortOrder="Descending")["ModelPackageSummaryList"]
+    packages = sagemaker.list_model_packages(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )["ModelPackageSummaryList"]
     for package in packages:
         if version == "latest" or str(package.get("ModelPackageVersion")) == version:
             return package["ModelPackageArn"]

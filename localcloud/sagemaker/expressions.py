@@ -40,8 +40,11 @@ def walk(value: Any, tokens: list[str | int], reference: str) -> Any:
         elif isinstance(value, list) and isinstance(token, int) and token < len(value):
             value = value[token]
         elif isinstance(value, list) and isinstance(token, str):
-            named = [item for item in value if isinstance(item, dict)
-                     and any(k.endswith("Name") and v == token for k, v in item.items())]
+            named = [
+                item
+                for item in value
+                if isinstance(item, dict) and any(k.endswith("Name") and v == token for k, v in item.items())
+            ]
             if not named:
                 raise ExpressionError(f"{reference}: no item named {token!r}")
             value = named[0]
@@ -76,9 +79,13 @@ def typed_parameter(declared: dict[str, Any], override: str | None) -> Any:
 class Resolver:
     """Resolves expressions against parameters, execution variables and step properties."""
 
-    def __init__(self, parameters: dict[str, Any], execution: dict[str, Any],
-                 step_properties: Callable[[str], dict[str, Any]],
-                 read_property_file: Callable[[str, str], Any]):
+    def __init__(
+        self,
+        parameters: dict[str, Any],
+        execution: dict[str, Any],
+        step_properties: Callable[[str], dict[str, Any]],
+        read_property_file: Callable[[str, str], Any],
+    ):
         self.parameters = parameters
         self.execution = execution
         self.step_properties = step_properties

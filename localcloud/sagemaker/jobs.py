@@ -64,13 +64,13 @@ class JobRunner:
         (folder / "ml").mkdir(parents=True)
         return folder
 
-    def _run_program(self, kind: str, name: str, ml: Path, argv: list[str], env: dict[str, str],
-                     workdir: str) -> None:
+    def _run_program(self, kind: str, name: str, ml: Path, argv: list[str], env: dict[str, str], workdir: str) -> None:
         group = "/aws/sagemaker/ProcessingJobs" if kind == "processing" else "/aws/sagemaker/TrainingJobs"
         stream = f"{name}/algo-1-{int(time.time())}"
         lines: list[str] = []
         log_file = ml.parent / "job.log"
         with open(log_file, "w") as log:
+
             def on_line(line: str) -> None:
                 lines.append(line)
                 log.write(line + "\n")
@@ -114,7 +114,9 @@ class JobRunner:
             s3 = self.cloud.client("s3")
             for item in record.get("ProcessingInputs", []):
                 if "S3Input" not in item:
-                    raise JobFailed(f"ClientError: input {item.get('InputName')} has no S3Input (only S3 inputs run locally)")
+                    raise JobFailed(
+                        f"ClientError: input {item.get('InputName')} has no S3Input (only S3 inputs run locally)"
+                    )
                 local = _under_ml(ml, item["S3Input"]["LocalPath"])
                 try:
                     s3io.download(s3, item["S3Input"]["S3Uri"], local)
@@ -199,13 +201,17 @@ class JobRunner:
             if any((ml / "output" / "data").iterdir()):
                 data_archive = s3io.tar_folder(ml / "output" / "data", folder / "output.tar.gz")
                 s3.upload_file(str(data_archive), bucket, prefix.replace("model.tar.gz", "output.tar.gz"))
-            record.update(TrainingJobStatus="Completed", SecondaryStatus="Completed",
-                          ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{prefix}"})
+            record.update(
+                TrainingJobStatus="Completed",
+                SecondaryStatus="Completed",
+                ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{prefix}"},
+            )
         except JobFailed as failure:
             record.update(TrainingJobStatus="Failed", SecondaryStatus="Failed", FailureReason=str(failure))
         except Exception as error:
-            record.update(TrainingJobStatus="Failed", SecondaryStatus="Failed",
-                          FailureReason=f"InternalServerError: {error}")
+            record.update(
+                TrainingJobStatus="Failed", SecondaryStatus="Failed", FailureReason=f"InternalServerError: {error}"
+            )
         record["TrainingEndTime"] = time.time()
         self.store.save("training", record)
         if on_change:
@@ -225,8 +231,9 @@ class JobRunner:
         hyperparameters = {k: _unquote(v) for k, v in (record.get("HyperParameters") or {}).items()}
         program = hyperparameters.get("sagemaker_program")
         if not program:
-            raise JobFailed("ClientError: no ContainerEntrypoint and no sagemaker_program hyperparameter: "
-                            "nothing to run")
+            raise JobFailed(
+                "ClientError: no ContainerEntrypoint and no sagemaker_program hyperparameter: nothing to run"
+            )
         submit = hyperparameters.get("sagemaker_submit_directory", "")
         code = ml / "code"
         if submit.startswith("s3://"):
@@ -239,14 +246,25 @@ class JobRunner:
         args = []
         for key, value in user.items():
             args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
-        env.update({
-            "SM_MODEL_DIR": "/opt/ml/model", "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
-            "SM_OUTPUT_DIR": "/opt/ml/output", "SM_INPUT_DIR": "/opt/ml/input",
-            "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config", "SM_CHANNELS": json.dumps(sorted(channels)),
-            "SM_HPS": json.dumps(user), "SM_HOSTS": json.dumps(["algo-1"]), "SM_CURRENT_HOST": "algo-1",
-            "SM_NUM_CPUS": "2", "SM_NUM_GPUS": "0", "SM_MODULE_DIR": submit, "SM_USER_ENTRY_POINT": program,
-            "SM_USER_ARGS": json.dumps(args), "PYTHONPATH": "/opt/ml/code",
-        })
+        env.update(
+            {
+                "SM_MODEL_DIR": "/opt/ml/model",
+                "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+                "SM_OUTPUT_DIR": "/opt/ml/output",
+                "SM_INPUT_DIR": "/opt/ml/input",
+                "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
+                "SM_CHANNELS": json.dumps(sorted(channels)),
+                "SM_HPS": json.dumps(user),
+                "SM_HOSTS": json.dumps(["algo-1"]),
+                "SM_CURRENT_HOST": "algo-1",
+                "SM_NUM_CPUS": "2",
+                "SM_NUM_GPUS": "0",
+                "SM_MODULE_DIR": submit,
+                "SM_USER_ENTRY_POINT": program,
+                "SM_USER_ARGS": json.dumps(args),
+                "PYTHONPATH": "/opt/ml/code",
+            }
+        )
         for channel in channels:
             env[f"SM_CHANNEL_{channel.upper()}"] = f"/opt/ml/input/data/{channel}"
         for key, value in user.items():
@@ -263,14 +281,19 @@ def _unquote(value: str) -> Any:
 
 
 def _resource_config() -> dict[str, Any]:
-    return {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0",
-            "current_instance_type": "local", "instance_groups": []}
+    return {
+        "current_host": "algo-1",
+        "hosts": ["algo-1"],
+        "network_interface_name": "eth0",
+        "current_instance_type": "local",
+        "instance_groups": [],
+    }
 
 
 def _under_ml(ml: Path, container_path: str) -> Path:
     if not container_path.startswith("/opt/ml/"):
         raise JobFailed(f"ClientError: local path {container_path!r} must be under /opt/ml/")
-    return ml / container_path[len("/opt/ml/"):]
+    return ml / container_path[len("/opt/ml/") :]
 
 
 def failure_reason(ml: Path, lines: list[str], code: int) -> str:

@@ -44,8 +44,12 @@ class JobsService:
         record = self.runner.store.load(kind, name or "")
         if not record:
             label = "Processing job" if kind == "processing" else "Training job"
-            raise AwsError("ValidationException", f"Could not find requested job with name {name}"
-                           if kind == "training" else f"{label} {name} does not exist")
+            raise AwsError(
+                "ValidationException",
+                f"Could not find requested job with name {name}"
+                if kind == "training"
+                else f"{label} {name} does not exist",
+            )
         return record
 
     def list(self, kind: str, body: dict) -> dict:
@@ -56,8 +60,16 @@ class JobsService:
         if body.get("StatusEquals"):
             records = [r for r in records if r[status_key] == body["StatusEquals"]]
         records.sort(key=lambda r: r["CreationTime"], reverse=body.get("SortOrder", "Descending") == "Descending")
-        keep = (name_key, arn_key, status_key, "CreationTime", "LastModifiedTime", "FailureReason",
-                "ProcessingEndTime", "TrainingEndTime")
+        keep = (
+            name_key,
+            arn_key,
+            status_key,
+            "CreationTime",
+            "LastModifiedTime",
+            "FailureReason",
+            "ProcessingEndTime",
+            "TrainingEndTime",
+        )
         return {summaries_key: [{k: r[k] for k in keep if k in r} for r in records[: body.get("MaxResults", 100)]]}
 
     def resume(self) -> None:
@@ -79,6 +91,7 @@ def install(cloud) -> JobsService:
     for kind, label in (("processing", "Processing"), ("training", "Training")):
         route("SageMaker", f"Create{label}Job")(lambda call, k=kind: service.create(k, call.body, call.region))
         route("SageMaker", f"Describe{label}Job")(
-            lambda call, k=kind: service.describe(k, call.body.get(KINDS[k][0], "")))
+            lambda call, k=kind: service.describe(k, call.body.get(KINDS[k][0], ""))
+        )
         route("SageMaker", f"List{label}Jobs")(lambda call, k=kind: service.list(k, call.body))
     return service

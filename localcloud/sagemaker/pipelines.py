@@ -73,8 +73,10 @@ class Execution:
         parameters = {p["Name"]: p["Value"] for p in record["PipelineParameters"]}
         declared = {p["Name"]: p for p in self.definition.get("Parameters", [])}
         self.resolver = Resolver(
-            {name: typed_parameter(declared.get(name, {"Name": name, "Type": "String"}), value)
-             for name, value in parameters.items()},
+            {
+                name: typed_parameter(declared.get(name, {"Name": name, "Type": "String"}), value)
+                for name, value in parameters.items()
+            },
             {
                 "PipelineExecutionId": record["PipelineExecutionArn"].rsplit("/", 1)[1],
                 "PipelineExecutionArn": record["PipelineExecutionArn"],
@@ -107,8 +109,9 @@ class Execution:
         key = (step_name, file_name)
         if key not in self._property_files:
             if step_name:
-                declared = [p for p in self.steps[step_name].get("PropertyFiles", [])
-                            if p["PropertyFileName"] == file_name]
+                declared = [
+                    p for p in self.steps[step_name].get("PropertyFiles", []) if p["PropertyFileName"] == file_name
+                ]
                 if not declared:
                     raise ExpressionError(f"step {step_name} declares no property file {file_name!r}")
                 outputs = self.step_properties(step_name)["ProcessingOutputConfig"]["Outputs"]
@@ -180,9 +183,14 @@ class Execution:
         with self.lock:
             previous = self.record["Steps"].get(name, {})
             self.record["Steps"][name] = {
-                "StepName": name, "StepDisplayName": step.get("DisplayName", name), "StepType": step["Type"],
-                "StepDescription": step.get("Description", ""), "StepStatus": "Executing",
-                "StartTime": time.time(), "AttemptCount": previous.get("AttemptCount", 0) + 1, "Metadata": {},
+                "StepName": name,
+                "StepDisplayName": step.get("DisplayName", name),
+                "StepType": step["Type"],
+                "StepDescription": step.get("Description", ""),
+                "StepStatus": "Executing",
+                "StartTime": time.time(),
+                "AttemptCount": previous.get("AttemptCount", 0) + 1,
+                "Metadata": {},
             }
             self.save()
 
@@ -231,8 +239,10 @@ class PipelinesService:
         overrides = {p["Name"]: p["Value"] for p in body.get("PipelineParameters", [])}
         unknown = sorted(set(overrides) - set(declared))
         if unknown:
-            raise validation_error(f"Pipeline parameters {unknown} are not defined by pipeline "
-                                   f"{pipeline.pipeline_name}; defined: {sorted(declared)}")
+            raise validation_error(
+                f"Pipeline parameters {unknown} are not defined by pipeline "
+                f"{pipeline.pipeline_name}; defined: {sorted(declared)}"
+            )
         values = {}
         for name, declared_parameter in declared.items():
             try:
@@ -243,14 +253,20 @@ class PipelinesService:
         arn = f"{pipeline.arn}/execution/{execution_id}"
         now = time.time()
         record = {
-            "PipelineArn": pipeline.arn, "PipelineName": pipeline.pipeline_name, "PipelineExecutionArn": arn,
+            "PipelineArn": pipeline.arn,
+            "PipelineName": pipeline.pipeline_name,
+            "PipelineExecutionArn": arn,
             "PipelineExecutionDisplayName": body.get("PipelineExecutionDisplayName", f"execution-{int(now * 1000)}"),
             "PipelineExecutionDescription": body.get("PipelineExecutionDescription", ""),
-            "PipelineExecutionStatus": "Executing", "CreationTime": now, "LastModifiedTime": now,
+            "PipelineExecutionStatus": "Executing",
+            "CreationTime": now,
+            "LastModifiedTime": now,
             "PipelineParameters": [{"Name": k, "Value": _text(v)} for k, v in values.items()],
             "ParallelismConfiguration": body.get("ParallelismConfiguration")
-            or pipeline.parallelism_configuration or {},
-            "PipelineDefinition": pipeline.pipeline_definition, "Steps": {},
+            or pipeline.parallelism_configuration
+            or {},
+            "PipelineDefinition": pipeline.pipeline_definition,
+            "Steps": {},
         }
         execution = Execution(self, record)
         execution.save()
@@ -274,28 +290,54 @@ class PipelinesService:
 
     def describe_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self._record(body.get("PipelineExecutionArn", ""))
-        keys = ("PipelineArn", "PipelineExecutionArn", "PipelineExecutionDisplayName", "PipelineExecutionStatus",
-                "PipelineExecutionDescription", "FailureReason", "CreationTime", "LastModifiedTime",
-                "ParallelismConfiguration")
+        keys = (
+            "PipelineArn",
+            "PipelineExecutionArn",
+            "PipelineExecutionDisplayName",
+            "PipelineExecutionStatus",
+            "PipelineExecutionDescription",
+            "FailureReason",
+            "CreationTime",
+            "LastModifiedTime",
+            "ParallelismConfiguration",
+        )
         return {k: record[k] for k in keys if record.get(k) not in (None, {})}
 
     def list_executions(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("PipelineName", "").rsplit("/", 1)[-1]
         records = [r for r in self.cloud.state.list_json(FOLDER) if r["PipelineName"] == name]
         records.sort(key=lambda r: r["CreationTime"], reverse=body.get("SortOrder", "Descending") == "Descending")
-        return {"PipelineExecutionSummaries": [{
-            "PipelineExecutionArn": r["PipelineExecutionArn"], "StartTime": r["CreationTime"],
-            "PipelineExecutionStatus": r["PipelineExecutionStatus"],
-            "PipelineExecutionDisplayName": r["PipelineExecutionDisplayName"],
-            **({"PipelineExecutionFailureReason": r["FailureReason"]} if r.get("FailureReason") else {}),
-        } for r in records[: body.get("MaxResults", 100)]]}
+        return {
+            "PipelineExecutionSummaries": [
+                {
+                    "PipelineExecutionArn": r["PipelineExecutionArn"],
+                    "StartTime": r["CreationTime"],
+                    "PipelineExecutionStatus": r["PipelineExecutionStatus"],
+                    "PipelineExecutionDisplayName": r["PipelineExecutionDisplayName"],
+                    **({"PipelineExecutionFailureReason": r["FailureReason"]} if r.get("FailureReason") else {}),
+                }
+                for r in records[: body.get("MaxResults", 100)]
+            ]
+        }
 
     def list_steps(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self._record(body.get("PipelineExecutionArn", ""))
-        steps = sorted(record["Steps"].values(), key=lambda s: s["StartTime"],
-                       reverse=body.get("SortOrder", "Descending") == "Descending")
-        keys = ("StepName", "StepDisplayName", "StepDescription", "StartTime", "EndTime", "StepStatus",
-                "FailureReason", "Metadata", "AttemptCount")
+        steps = sorted(
+            record["Steps"].values(),
+            key=lambda s: s["StartTime"],
+            reverse=body.get("SortOrder", "Descending") == "Descending",
+        )
+        keys = (
+            "StepName",
+            "StepDisplayName",
+            "StepDescription",
+            "StartTime",
+            "EndTime",
+            "StepStatus",
+            "FailureReason",
+            "Metadata",
+            "AttemptCount",
+        )
         return {"PipelineExecutionSteps": [{k: s[k] for k in keys if k in s} for s in steps]}
 
     def list_parameters(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -96,9 +96,7 @@ class ProjectsService:
         region_backend = catalog.backend(ACCOUNT_ID, call.region)
         try:
             product = catalog.product(region_backend, product_id)
-            artifact_id = details.get("ProvisioningArtifactId") or self._default_artifact(
-                region_backend, product.id
-            )
+            artifact_id = details.get("ProvisioningArtifactId") or self._default_artifact(region_backend, product.id)
             catalog.artifact(region_backend, product.id, artifact_id)
         except AwsError as error:
             raise validation_error(f"Cannot provision product {product_id!r}: {error.message}") from error
@@ -128,9 +126,7 @@ class ProjectsService:
     def _default_artifact(region_backend, product_id: str) -> str:
         active = [a for a in catalog.artifacts(region_backend, product_id) if a["Active"]]
         if not active:
-            raise AwsError(
-                "ResourceNotFoundException", f"product {product_id} has no active provisioning artifact"
-            )
+            raise AwsError("ResourceNotFoundException", f"product {product_id} has no active provisioning artifact")
         return active[-1]["Id"]
 
     def describe(self, call) -> dict[str, Any]:
@@ -183,9 +179,7 @@ class ProjectsService:
 
     # work ------------------------------------------------------------------------------------------
     def _start(self, work, name: str) -> None:
-        thread = threading.Thread(
-            target=self._guarded, args=(work, name), name=f"project-{name}", daemon=True
-        )
+        thread = threading.Thread(target=self._guarded, args=(work, name), name=f"project-{name}", daemon=True)
         self.threads = [t for t in self.threads if t.is_alive()] + [thread]
         thread.start()
 
@@ -195,9 +189,7 @@ class ProjectsService:
         except Exception as error:
             log.exception("project %s", name)
             record = self._load(name)
-            failed = (
-                "DeleteFailed" if record and record["ProjectStatus"].startswith("Delete") else "CreateFailed"
-            )
+            failed = "DeleteFailed" if record and record["ProjectStatus"].startswith("Delete") else "CreateFailed"
             self._change(name, ProjectStatus=failed, FailureReason=f"local cloud error: {error!r}")
 
     def _provision(self, name: str) -> None:
@@ -240,9 +232,7 @@ class ProjectsService:
             self._change(name, ServiceCatalogProvisionedProductDetails={"ProvisionedProductId": pp_id})
         provisioned = self._follow(pp_id)
         if provisioned is None:
-            self._change(
-                name, ProjectStatus="CreateFailed", FailureReason=f"provisioned product {pp_id} vanished"
-            )
+            self._change(name, ProjectStatus="CreateFailed", FailureReason=f"provisioned product {pp_id} vanished")
         elif provisioned["Status"] == "AVAILABLE":
             self._change(
                 name,

@@ -53,18 +53,34 @@ def _wrap_create(original):
 
 
 def _wrap_update(original):
-    def update_model_package(self, model_package_arn, model_approval_status, approval_description,
-                             customer_metadata_properties, customer_metadata_properties_to_remove,
-                             additional_inference_specifications_to_add):
+    def update_model_package(
+        self,
+        model_package_arn,
+        model_approval_status,
+        approval_description,
+        customer_metadata_properties,
+        customer_metadata_properties_to_remove,
+        additional_inference_specifications_to_add,
+    ):
         name = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
         package = self.model_packages.get(name)
         before_status = package.model_approval_status if package else None
         merged = dict((package.customer_metadata_properties or {}) if package else {})
         merged.update(customer_metadata_properties or {})
-        description = approval_description if approval_description is not None else (
-            package.approval_description if package else None)
-        arn = original(self, model_package_arn, model_approval_status, description, merged or None,
-                       customer_metadata_properties_to_remove, additional_inference_specifications_to_add)
+        description = (
+            approval_description
+            if approval_description is not None
+            else (package.approval_description if package else None)
+        )
+        arn = original(
+            self,
+            model_package_arn,
+            model_approval_status,
+            description,
+            merged or None,
+            customer_metadata_properties_to_remove,
+            additional_inference_specifications_to_add,
+        )
         if model_approval_status and model_approval_status != before_status:
             announce(self, arn)
         return arn

@@ -27,7 +27,7 @@ def download(s3, uri: str, destination: Path) -> int:
             if name == prefix:
                 relative = Path(name).name
             elif name.startswith(prefix + "/") or not prefix:
-                relative = name[len(prefix):].lstrip("/")
+                relative = name[len(prefix) :].lstrip("/")
             else:
                 continue  # "data/train" must not pick up "data/train-old/..."
             if not relative or relative.endswith("/"):

@@ -100,8 +100,9 @@ RUNNERS = {
 def run_step(execution, step) -> tuple[dict, dict]:
     runner = RUNNERS.get(step["Type"])
     if runner is None:
-        raise StepFailed(f"step type {step['Type']!r} is not supported by the local cloud "
-                         f"(supported: {', '.join(sorted(RUNNERS))})")
+        raise StepFailed(
+            f"step type {step['Type']!r} is not supported by the local cloud (supported: {', '.join(sorted(RUNNERS))})"
+        )
     return runner(execution, step)
 
 

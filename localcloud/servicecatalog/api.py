@@ -74,9 +74,7 @@ class ServiceCatalogApi:
     def describe_product(self, call) -> dict[str, Any]:
         region_backend = catalog.backend(ACCOUNT_ID, call.region)
         product = catalog.product(region_backend, call.body.get("Id"), call.body.get("Name"))
-        artifacts = [
-            _artifact_summary(a) for a in catalog.artifacts(region_backend, product.id) if a["Active"]
-        ]
+        artifacts = [_artifact_summary(a) for a in catalog.artifacts(region_backend, product.id) if a["Active"]]
         return {
             "ProductViewSummary": _product_view(region_backend, product),
             "ProvisioningArtifacts": artifacts,
@@ -121,9 +119,7 @@ class ServiceCatalogApi:
         region_backend = catalog.backend(ACCOUNT_ID, call.region)
         product = catalog.product(region_backend, call.body.get("ProductId"))
         return {
-            "ProvisioningArtifactDetails": [
-                _artifact_summary(a) for a in catalog.artifacts(region_backend, product.id)
-            ]
+            "ProvisioningArtifactDetails": [_artifact_summary(a) for a in catalog.artifacts(region_backend, product.id)]
         }
 
     def search_products(self, call) -> dict[str, Any]:
@@ -172,16 +168,13 @@ class ServiceCatalogApi:
         product = catalog.product(region_backend, call.body.get("ProductId"))
         return {
             "PortfolioDetails": [
-                region_backend.portfolios[p].to_dict()
-                for p in catalog.portfolios_of(region_backend, product.id)
+                region_backend.portfolios[p].to_dict() for p in catalog.portfolios_of(region_backend, product.id)
             ]
         }
 
     def list_principals_for_portfolio(self, call) -> dict[str, Any]:
         region_backend = catalog.backend(ACCOUNT_ID, call.region)
-        return {
-            "Principals": catalog.extras(region_backend)["principals"].get(call.body.get("PortfolioId"), [])
-        }
+        return {"Principals": catalog.extras(region_backend)["principals"].get(call.body.get("PortfolioId"), [])}
 
     def provision_product(self, call) -> dict[str, Any]:
         return {"RecordDetail": self.provisioning.provision(call.region, call.body)}

@@ -69,11 +69,7 @@ def artifacts(region_backend: ServiceCatalogBackend, product_id: str) -> list[di
 
 
 def product(region_backend: ServiceCatalogBackend, product_id: str | None, name: str | None = None):
-    found = (
-        region_backend.products.get(product_id or "")
-        if product_id
-        else region_backend.lookup_by_name(name or "")
-    )
+    found = region_backend.products.get(product_id or "") if product_id else region_backend.lookup_by_name(name or "")
     if found is None:
         raise AwsError(
             "ResourceNotFoundException",
@@ -87,9 +83,7 @@ def artifact(
 ) -> dict:
     known = artifacts(region_backend, product_id)
     for candidate in known:
-        if (artifact_id and candidate["Id"] == artifact_id) or (
-            not artifact_id and candidate["Name"] == name
-        ):
+        if (artifact_id and candidate["Id"] == artifact_id) or (not artifact_id and candidate["Name"] == name):
             return candidate
     names = ", ".join(f"{a['Id']} ({a['Name']})" for a in known) or "none"
     raise AwsError(

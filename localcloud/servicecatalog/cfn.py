@@ -25,9 +25,7 @@ class _Replaced:
         cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
     ):
         original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -57,9 +55,7 @@ class Portfolio(_Replaced, CloudFormationModel):
         return self.portfolio_id
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
         detail, _ = catalog.backend(account_id, region_name).create_portfolio(
             accept_language=props.get("AcceptLanguage"),
@@ -100,9 +96,7 @@ class CloudFormationProduct(_Replaced, CloudFormationModel):
         return self.product_id
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
         artifact_parameters = props.get("ProvisioningArtifactParameters") or []
         region_backend = catalog.backend(account_id, region_name)
@@ -143,19 +137,13 @@ class PortfolioProductAssociation(_Replaced, CloudFormationModel):
         return f"{self.portfolio_id}|{self.product_id}"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
-        catalog.associate_product(
-            catalog.backend(account_id, region_name), props["PortfolioId"], props["ProductId"]
-        )
+        catalog.associate_product(catalog.backend(account_id, region_name), props["PortfolioId"], props["ProductId"])
         return cls(props["PortfolioId"], props["ProductId"])
 
     def delete(self, account_id: str, region_name: str) -> None:
-        catalog.disassociate_product(
-            catalog.backend(account_id, region_name), self.portfolio_id, self.product_id
-        )
+        catalog.disassociate_product(catalog.backend(account_id, region_name), self.portfolio_id, self.product_id)
 
 
 class PortfolioPrincipalAssociation(_Replaced, CloudFormationModel):
@@ -174,9 +162,7 @@ class PortfolioPrincipalAssociation(_Replaced, CloudFormationModel):
         return f"{self.portfolio_id}|{self.principal['PrincipalARN']}"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
         made = cls(props["PortfolioId"], props["PrincipalARN"], props.get("PrincipalType", "IAM"))
         principals = catalog.extras(catalog.backend(account_id, region_name))["principals"]
@@ -186,9 +172,7 @@ class PortfolioPrincipalAssociation(_Replaced, CloudFormationModel):
         return made
 
     def delete(self, account_id: str, region_name: str) -> None:
-        linked = catalog.extras(catalog.backend(account_id, region_name))["principals"].get(
-            self.portfolio_id, []
-        )
+        linked = catalog.extras(catalog.backend(account_id, region_name))["principals"].get(self.portfolio_id, [])
         if self.principal in linked:
             linked.remove(self.principal)
 
@@ -208,9 +192,7 @@ class LaunchRoleConstraint(_Replaced, CloudFormationModel):
         return self.constraint["ConstraintId"]
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
         constraint = {
             "ConstraintId": catalog.new_id("cons-"),
@@ -221,9 +203,7 @@ class LaunchRoleConstraint(_Replaced, CloudFormationModel):
             "RoleArn": props.get("RoleArn") or props.get("LocalRoleName", ""),
             "Description": props.get("Description", ""),
         }
-        catalog.extras(catalog.backend(account_id, region_name))["constraints"][
-            constraint["ConstraintId"]
-        ] = constraint
+        catalog.extras(catalog.backend(account_id, region_name))["constraints"][constraint["ConstraintId"]] = constraint
         return cls(constraint)
 
     def delete(self, account_id: str, region_name: str) -> None:

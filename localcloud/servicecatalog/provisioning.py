@@ -55,9 +55,7 @@ class ProvisioningService:
 
     def find(self, product_id: str | None = None, name: str | None = None) -> dict[str, Any]:
         for record in self.records():
-            if (product_id and record["Id"] == product_id) or (
-                not product_id and name and record["Name"] == name
-            ):
+            if (product_id and record["Id"] == product_id) or (not product_id and name and record["Name"] == name):
                 return record
         raise AwsError(
             "ResourceNotFoundException",
@@ -266,9 +264,7 @@ class ProvisioningService:
                 region_name=region,
                 aws_access_key_id="localcloud",
                 aws_secret_access_key="localcloud",
-                config=Config(
-                    retries={"max_attempts": 1, "mode": "standard"}, read_timeout=STACK_TIMEOUT_SECONDS
-                ),
+                config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=STACK_TIMEOUT_SECONDS),
             )
         return self._clients[region]
 
@@ -279,16 +275,13 @@ class ProvisioningService:
         stack = self._stack(cloudformation, name)
         if stack is None:  # not yet made (or a restart came before it was)
             try:
-                body = templates.fetch(
-                    self.cloud.client("s3", provisioned["Region"]), provisioned["TemplateUrl"]
-                )
+                body = templates.fetch(self.cloud.client("s3", provisioned["Region"]), provisioned["TemplateUrl"])
                 stack_id = cloudformation.create_stack(
                     StackName=name,
                     TemplateBody=body,
                     Capabilities=CAPABILITIES,
                     Parameters=[
-                        {"ParameterKey": p["Key"], "ParameterValue": p["Value"]}
-                        for p in provisioned["Parameters"]
+                        {"ParameterKey": p["Key"], "ParameterValue": p["Value"]} for p in provisioned["Parameters"]
                     ],
                     Tags=provisioned["Tags"]
                     + [{"Key": "aws:servicecatalog:provisionedProductArn", "Value": provisioned["Arn"]}],
@@ -324,9 +317,7 @@ class ProvisioningService:
                 cloudformation.delete_stack(StackName=name)
                 self._wait(cloudformation, name, "DELETE_COMPLETE")
         except (StackFailed, ClientError) as failure:
-            reason = (
-                failure.response["Error"]["Message"] if isinstance(failure, ClientError) else str(failure)
-            )
+            reason = failure.response["Error"]["Message"] if isinstance(failure, ClientError) else str(failure)
             self._finish(pp_id, "TAINTED", f"stack {name} could not be deleted: {reason}")
             return
         self._finish(pp_id, "TERMINATED")
@@ -367,11 +358,7 @@ class ProvisioningService:
             events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
         except ClientError:
             events = []
-        failed = [
-            e
-            for e in events
-            if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")
-        ]
+        failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")]
         if failed:
             first = failed[-1]  # events come newest first
             return f"{first['LogicalResourceId']} ({first['ResourceType']}): {first['ResourceStatusReason']}"

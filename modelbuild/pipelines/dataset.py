@@ -23,7 +23,10 @@ def latest_landed_dataset(bucket: str, region: str, prefix: str = LANDING_PREFIX
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].lower().endswith(".csv") and item["Size"] > 0:
-                if newest is None or (item["LastModified"], item["Key"]) > (newest["LastModified"], newest["Key"]):
+                if newest is None or (item["LastModified"], item["Key"]) > (
+                    newest["LastModified"],
+                    newest["Key"],
+                ):
                     newest = item
     return f"s3://{bucket}/{newest['Key']}" if newest else None
 

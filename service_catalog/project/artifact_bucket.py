@@ -51,9 +51,7 @@ class ArtifactBucket(Construct):
                 rules=[s3.CfnBucket.OwnershipControlsRuleProperty(object_ownership="BucketOwnerEnforced")]
             ),
             notification_configuration=s3.CfnBucket.NotificationConfigurationProperty(
-                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
-                    event_bridge_enabled=True
-                )
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
             ),
             lifecycle_configuration=s3.CfnBucket.LifecycleConfigurationProperty(
                 rules=[

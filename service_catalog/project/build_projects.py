@@ -43,8 +43,7 @@ def report_groups(project_template: str) -> Statement:
         ],
         arn("codebuild", f"report-group/{project_template}-*"),
         why=(
-            "CodeBuild names report groups <build project>-<report> from the buildspec; "
-            "limited to this build project."
+            "CodeBuild names report groups <build project>-<report> from the buildspec; limited to this build project."
         ),
     )
 

@@ -61,9 +61,7 @@ class ProjectCleanup(Construct):
             description="Cleans up this project's endpoint stacks, bucket and model packages on deletion.",
             statements=[
                 log_group_writes(log_group_template),
-                allow(
-                    ["cloudformation:DeleteStack", "cloudformation:DescribeStacks"], stacks, why=STACKS_WHY
-                ),
+                allow(["cloudformation:DeleteStack", "cloudformation:DescribeStacks"], stacks, why=STACKS_WHY),
                 pass_role(deploy_role.arn, "cloudformation.amazonaws.com"),
                 allow(["s3:ListBucket", "s3:ListBucketVersions"], bucket.bucket_arn),
                 allow(["s3:DeleteObject", "s3:DeleteObjectVersion"], bucket.objects_arn, why=OBJECTS_WHY),
@@ -78,15 +76,11 @@ class ProjectCleanup(Construct):
             description="Deletes what the project's pipelines created when the project is deleted.",
             runtime=RUNTIME,
             handler=f"{HANDLER_MODULE}.handler",
-            code=lambda_.CfnFunction.CodeProperty(
-                s3_bucket=params.asset_bucket.value_as_string, s3_key=handler_key
-            ),
+            code=lambda_.CfnFunction.CodeProperty(s3_bucket=params.asset_bucket.value_as_string, s3_key=handler_key),
             role=self.role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
-            logging_config=lambda_.CfnFunction.LoggingConfigProperty(
-                log_group=self.log_group.ref, log_format="Text"
-            ),
+            logging_config=lambda_.CfnFunction.LoggingConfigProperty(log_group=self.log_group.ref, log_format="Text"),
         )
 
         self.resource = cdk.CfnCustomResource(self, "Resource", service_token=self.function.attr_arn)

@@ -37,9 +37,7 @@ def handler(event, context):
     status, reason = "SUCCESS", "nothing to do"
     try:
         if event["RequestType"] == "Delete":
-            deadline = (
-                time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-            )
+            deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
             reason = clean_up(properties, deadline)
     except Exception as error:  # report every failure to CloudFormation, never hang it
         LOG.exception("cleanup failed")

@@ -112,9 +112,7 @@ class ProjectRole(Construct):
                     }
                 ]
             ),
-            policies=[
-                iam.CfnRole.PolicyProperty(policy_name="project-access", policy_document=document(statements))
-            ],
+            policies=[iam.CfnRole.PolicyProperty(policy_name="project-access", policy_document=document(statements))],
         )
         self.arn = self.role.attr_arn
         acknowledge_wildcards(self.role, statements)
@@ -146,8 +144,7 @@ OBJECTS_WHY = (
 )
 STREAMS_WHY = "Log streams get generated names; limited to one log group of this project."
 MODEL_PACKAGES_WHY = (
-    "Model package versions get generated ARNs (<group>/<version>); limited to this "
-    "project's model package group."
+    "Model package versions get generated ARNs (<group>/<version>); limited to this project's model package group."
 )
 LIST_MODEL_PACKAGES_WHY = "sagemaker:ListModelPackages does not support resource-level permissions."
 

@@ -18,7 +18,5 @@ class ModelRegistry(Construct):
             self,
             "Group",
             model_package_group_name=self.group_name,
-            model_package_group_description=NAMES.sub(
-                "Models trained by SageMaker project ${SageMakerProjectName}"
-            ),
+            model_package_group_description=NAMES.sub("Models trained by SageMaker project ${SageMakerProjectName}"),
         )

@@ -96,8 +96,7 @@ class ProjectParameters(Construct):
             max_length=20,
             allowed_pattern=PROJECT_ID_PATTERN,
             constraint_description=(
-                "SageMakerProjectId must be 1-20 lowercase letters, digits or hyphens "
-                "(it names the artifact bucket)"
+                "SageMakerProjectId must be 1-20 lowercase letters, digits or hyphens (it names the artifact bucket)"
             ),
             description="Id of the SageMaker project (set by SageMaker).",
         )
@@ -149,9 +148,7 @@ class ProjectParameters(Construct):
             type="String",
             default="",
             allowed_pattern=SCHEDULE_PATTERN,
-            constraint_description=(
-                "RetrainingSchedule must be empty (no schedule), rate(<n> <unit>) or cron(...)"
-            ),
+            constraint_description=("RetrainingSchedule must be empty (no schedule), rate(<n> <unit>) or cron(...)"),
             description="EventBridge schedule that retrains the model, e.g. rate(7 days). Empty: off.",
         )
         self.data_arrival_trigger = cdk.CfnParameter(
@@ -191,9 +188,7 @@ class ProjectParameters(Construct):
         self.schedule_enabled = cdk.CfnCondition(
             stack,
             "RetrainingScheduleEnabled",
-            expression=cdk.Fn.condition_not(
-                cdk.Fn.condition_equals(self.retraining_schedule.value_as_string, "")
-            ),
+            expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(self.retraining_schedule.value_as_string, "")),
         )
         cdk.CfnRule(
             stack,

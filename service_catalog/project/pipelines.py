@@ -33,9 +33,7 @@ BUILD_ARTIFACT = "BuildArtifact"
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
-def source_action(
-    params: ProjectParameters, repository: Any, repository_id: cdk.CfnParameter
-) -> cdk.IResolvable:
+def source_action(params: ProjectParameters, repository: Any, repository_id: cdk.CfnParameter) -> cdk.IResolvable:
     """CodeCommit (started by EventBridge, never polled) or CodeConnections, by condition."""
     codecommit_action = {
         "Name": "Source",
@@ -73,9 +71,7 @@ def source_action(
 Action = codepipeline.CfnPipeline.ActionDeclarationProperty
 
 
-def build_action(
-    name: str, project: BuildProject, input_artifact: str, output_artifact: str | None
-) -> Action:
+def build_action(name: str, project: BuildProject, input_artifact: str, output_artifact: str | None) -> Action:
     """A CodeBuild action reading `input_artifact` (and writing `output_artifact`, if any)."""
     return Action(
         name=name,
@@ -85,9 +81,7 @@ def build_action(
         configuration={"ProjectName": project.project.ref},
         input_artifacts=[codepipeline.CfnPipeline.InputArtifactProperty(name=input_artifact)],
         output_artifacts=(
-            [codepipeline.CfnPipeline.OutputArtifactProperty(name=output_artifact)]
-            if output_artifact
-            else None
+            [codepipeline.CfnPipeline.OutputArtifactProperty(name=output_artifact)] if output_artifact else None
         ),
         run_order=1,
     )
@@ -216,11 +210,7 @@ class EndpointDeployRole(ProjectRole):
                         "sagemaker.application-autoscaling.amazonaws.com/"
                         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
                     ),
-                    {
-                        "StringEquals": {
-                            "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
-                        }
-                    },
+                    {"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
                 ),
             ],
         )
@@ -331,9 +321,7 @@ class ProjectPipelines(Construct):
             artifact_store=artifact_store,
             restart_execution_on_update=False,
             stages=[
-                stage(
-                    "Source", source_action(params, repositories.modelbuild, params.modelbuild_repository_id)
-                ),
+                stage("Source", source_action(params, repositories.modelbuild, params.modelbuild_repository_id)),
                 stage(
                     "Build",
                     build_action("BuildAndRunSageMakerPipeline", builds.modelbuild, SOURCE_ARTIFACT, None),
@@ -385,9 +373,7 @@ class ProjectPipelines(Construct):
                 ),
                 stage(
                     "Build",
-                    build_action(
-                        "BuildDeploymentTemplates", builds.modeldeploy, SOURCE_ARTIFACT, BUILD_ARTIFACT
-                    ),
+                    build_action("BuildDeploymentTemplates", builds.modeldeploy, SOURCE_ARTIFACT, BUILD_ARTIFACT),
                 ),
                 stage(
                     "DeployStaging",
@@ -409,9 +395,7 @@ class ProjectPipelines(Construct):
                         action_type_id=codepipeline.CfnPipeline.ActionTypeIdProperty(
                             category="Approval", owner="AWS", provider="Manual", version="1"
                         ),
-                        configuration={
-                            "CustomData": "Staging passed its tests. Approve to deploy this model to prod."
-                        },
+                        configuration={"CustomData": "Staging passed its tests. Approve to deploy this model to prod."},
                         run_order=1,
                     ),
                 ),

@@ -51,9 +51,7 @@ class SeedRepositories(Construct):
             repository_description=description,
             code=codecommit.CfnRepository.CodeProperty(
                 branch_name=params.source_branch.value_as_string,
-                s3=codecommit.CfnRepository.S3Property(
-                    bucket=params.asset_bucket.value_as_string, key=seed_key
-                ),
+                s3=codecommit.CfnRepository.S3Property(bucket=params.asset_bucket.value_as_string, key=seed_key),
             ),
         )
         repository.cfn_options.condition = params.use_codecommit

@@ -21,8 +21,14 @@ def upsert(sagemaker, s3) -> None:
 
     s3.create_bucket(Bucket=BUCKET)
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    pipeline = get_pipeline(region="us-east-1", role=ROLE, default_bucket=BUCKET, model_package_group_name=GROUP,
-                            pipeline_name=PIPELINE, base_job_prefix="localtest")
+    pipeline = get_pipeline(
+        region="us-east-1",
+        role=ROLE,
+        default_bucket=BUCKET,
+        model_package_group_name=GROUP,
+        pipeline_name=PIPELINE,
+        base_job_prefix="localtest",
+    )
     pipeline.upsert(role_arn=ROLE)
 
 

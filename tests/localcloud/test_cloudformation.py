@@ -33,9 +33,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewra
 
 # the synthesized product -------------------------------------------------------------------------
 def _newest_source_mtime() -> float:
-    return max(
-        p.stat().st_mtime for folder in SYNTH_INPUTS for p in (REPO / folder).rglob("*") if p.is_file()
-    )
+    return max(p.stat().st_mtime for folder in SYNTH_INPUTS for p in (REPO / folder).rglob("*") if p.is_file())
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +135,7 @@ def test_product_stack_creates_every_resource(aws, product):
 
     projects = aws("codebuild").batch_get_projects(names=[f"{prefix}-modelbuild", f"{prefix}-modeldeploy"])
     by_name = {p["name"]: p for p in projects["projects"]}
-    env = {
-        v["name"]: v["value"] for v in by_name[f"{prefix}-modelbuild"]["environment"]["environmentVariables"]
-    }
+    env = {v["name"]: v["value"] for v in by_name[f"{prefix}-modelbuild"]["environment"]["environmentVariables"]}
     assert env["SAGEMAKER_PIPELINE_NAME"] == "sagemaker-demo"
     assert env["ARTIFACT_BUCKET"] == "sagemaker-project-p-abc123"
     assert env["MODEL_PACKAGE_GROUP_NAME"] == "demo-p-abc123"
@@ -163,9 +159,9 @@ def test_product_stack_creates_every_resource(aws, product):
 
     targets = aws("events").list_targets_by_rule(Rule="sagemaker-p-abc123-model-approved")["Targets"]
     assert targets[0]["Arn"].endswith(f":codepipeline:us-east-1:123456789012:{prefix}-modeldeploy")
-    assert aws("lambda").get_function(FunctionName="sagemaker-p-abc123-cleanup")["Configuration"][
-        "Handler"
-    ] == ("cleanup_handler.handler")
+    assert aws("lambda").get_function(FunctionName="sagemaker-p-abc123-cleanup")["Configuration"]["Handler"] == (
+        "cleanup_handler.handler"
+    )
 
 
 def _register_package(aws, group: str, model_url: str) -> str:
@@ -199,11 +195,7 @@ def test_deleting_the_product_stack_runs_the_cleanup_function(aws, product):
     aws("cloudformation").create_stack(
         StackName=endpoint_stack,
         TemplateBody=json.dumps(
-            {
-                "Resources": {
-                    "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/demo/staging"}}
-                }
-            }
+            {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/demo/staging"}}}}
         ),
     )
 
@@ -225,9 +217,7 @@ def test_deleting_the_product_stack_runs_the_cleanup_function(aws, product):
 )
 def test_product_stack_with_codecommit_repositories(aws, product):
     create_product(aws, product, "project-codecommit", "p-cc1", codecommit=True)
-    repository = aws("codecommit").get_repository(repositoryName="sagemaker-demo-modelbuild")[
-        "repositoryMetadata"
-    ]
+    repository = aws("codecommit").get_repository(repositoryName="sagemaker-demo-modelbuild")["repositoryMetadata"]
     assert repository["repositoryName"] == "sagemaker-demo-modelbuild"
     source = aws("codepipeline").get_pipeline(name="sagemaker-demo-p-cc1-modelbuild")["pipeline"]["stages"][0]
     assert source["actions"][0]["actionTypeId"]["provider"] == "CodeCommit"
@@ -410,9 +400,10 @@ def test_staging_endpoint_stack_then_an_update_keeps_the_same_endpoint(aws, mode
     endpoint = aws("sagemaker").describe_endpoint(EndpointName="demo-staging")
     policy = endpoint["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
-    assert [
-        a["AlarmName"] for a in endpoint["LastDeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    ] == ["demo-staging-invocation-5xx-errors", "demo-staging-model-latency-p95"]
+    assert [a["AlarmName"] for a in endpoint["LastDeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]] == [
+        "demo-staging-invocation-5xx-errors",
+        "demo-staging-model-latency-p95",
+    ]
     config = aws("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 1
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://endpoint-artifacts/datacapture-staging"
@@ -424,10 +415,7 @@ def test_staging_endpoint_stack_then_an_update_keeps_the_same_endpoint(aws, mode
         "demo-staging-model-latency-p95": 500000.0,
     }
     assert (
-        aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
-            "ScalableTargets"
-        ]
-        == []
+        aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     )  # staging: min == max, autoscaling off
     assert wait_for(aws, "demo-staging")["EndpointStatus"] == "InService"
 
@@ -443,9 +431,7 @@ def test_staging_endpoint_stack_then_an_update_keeps_the_same_endpoint(aws, mode
     assert after["EndpointConfigName"] != endpoint["EndpointConfigName"]
     new_config = aws("sagemaker").describe_endpoint_config(EndpointConfigName=after["EndpointConfigName"])
     assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 2
-    with pytest.raises(
-        aws("sagemaker").exceptions.ClientError
-    ):  # replaced configuration deleted after the update
+    with pytest.raises(aws("sagemaker").exceptions.ClientError):  # replaced configuration deleted after the update
         aws("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
 
     cfn.delete_stack(StackName="sagemaker-demo-deploy-staging-test")
@@ -465,23 +451,16 @@ def test_prod_endpoint_stack_has_autoscaling_and_canary(aws, model_package):
     endpoint = aws("sagemaker").describe_endpoint(EndpointName="demo-prod")
     routing = endpoint["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
-    targets = aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
-        "ScalableTargets"
-    ]
+    targets = aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
         ("endpoint/demo-prod/variant/AllTraffic", 2, 4)
     ]
-    policies = aws("application-autoscaling").describe_scaling_policies(ServiceNamespace="sagemaker")[
-        "ScalingPolicies"
-    ]
+    policies = aws("application-autoscaling").describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     assert [p["PolicyName"] for p in policies] == ["demo-prod-invocations-per-instance"]
     assert policies[0]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 750.0
     aws("cloudformation").delete_stack(StackName="sagemaker-demo-deploy-prod-test")
     assert (
-        aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
-            "ScalableTargets"
-        ]
-        == []
+        aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     )
 
 
@@ -494,30 +473,47 @@ def test_an_unknown_model_package_fails_the_endpoint_stack_clearly(aws):
     )
     failed = stack(aws, "endpoint-missing-package")
     assert failed["StackStatus"] == "ROLLBACK_COMPLETE"
-    assert (
-        "[Model]" in failed["StackStatusReason"] and "nowhere/1 does not exist" in failed["StackStatusReason"]
-    )
+    assert "[Model]" in failed["StackStatusReason"] and "nowhere/1 does not exist" in failed["StackStatusReason"]
     assert aws("cloudwatch").describe_alarms(AlarmNamePrefix="demo-missing-")["MetricAlarms"] == []
 
 
 def test_project_bucket_settings_and_object_created_events(cloud):
     """Versioning, the public access block and EventBridge notifications of a stack's bucket are
     real: an object landing under data/ reaches a rule (the data-arrival trigger's path)."""
-    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
-        "BucketName": "landing-zone-bucket",
-        "VersioningConfiguration": {"Status": "Enabled"},
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}}}}
+    template = {
+        "Resources": {
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": "landing-zone-bucket",
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+                },
+            }
+        }
+    }
     cloudformation, s3, sqs, events = (cloud.client(s) for s in ("cloudformation", "s3", "sqs", "events"))
     cloudformation.create_stack(StackName="landing-zone", TemplateBody=json.dumps(template))
     assert s3.get_bucket_versioning(Bucket="landing-zone-bucket")["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket="landing-zone-bucket")["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
     queue = sqs.create_queue(QueueName="landed")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="landed", EventPattern=json.dumps({
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": ["landing-zone-bucket"]}, "object": {"key": [{"prefix": "data/"}]}}}))
+    events.put_rule(
+        Name="landed",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": ["landing-zone-bucket"]}, "object": {"key": [{"prefix": "data/"}]}},
+            }
+        ),
+    )
     events.put_targets(Rule="landed", Targets=[{"Id": "queue", "Arn": queue_arn}])
     s3.put_object(Bucket="landing-zone-bucket", Key="elsewhere/x.csv", Body=b"a")
     s3.put_object(Bucket="landing-zone-bucket", Key="data/new.csv", Body=b"a")

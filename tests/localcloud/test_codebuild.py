@@ -37,9 +37,7 @@ def make_repo(state_root: Path, name: str, files: dict[str, str], branch: str = 
         path.write_text(text)
     subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(work), "commit", "--quiet", "-m", f"update {name}"], check=True, env=env)
-    subprocess.run(
-        ["git", "-C", str(work), "push", "--quiet", "origin", branch], check=True, capture_output=True
-    )
+    subprocess.run(["git", "-C", str(work), "push", "--quiet", "origin", branch], check=True, capture_output=True)
     return subprocess.run(
         ["git", "-C", str(work), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
@@ -83,9 +81,9 @@ def phases(build: dict) -> dict[str, dict]:
 
 
 def log_lines(logs, build: dict) -> list[str]:
-    events = logs.get_log_events(
-        logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"]
-    )["events"]
+    events = logs.get_log_events(logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"])[
+        "events"
+    ]
     return [e["message"] for e in events]
 
 
@@ -281,9 +279,7 @@ def test_pip_install_of_pinned_requirements_is_satisfied_offline(cloud, aws):
 
 def test_bad_buildspec_fails_download_source_with_the_field_named(cloud, aws):
     codebuild = aws("codebuild")
-    create_project(
-        codebuild, "bad-spec", buildspec="version: 0.2\nphases:\n  compile:\n    commands: [make]\n"
-    )
+    create_project(codebuild, "bad-spec", buildspec="version: 0.2\nphases:\n  compile:\n    commands: [make]\n")
     build = wait_build(codebuild, codebuild.start_build(projectName="bad-spec")["build"]["id"])
     assert build["buildStatus"] == "FAILED"
     context = phases(build)["DOWNLOAD_SOURCE"]["contexts"][0]
@@ -292,9 +288,7 @@ def test_bad_buildspec_fails_download_source_with_the_field_named(cloud, aws):
 
 def test_stop_build_kills_the_running_program(cloud, aws):
     codebuild = aws("codebuild")
-    create_project(
-        codebuild, "slow", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n"
-    )
+    create_project(codebuild, "slow", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n")
     build_id = codebuild.start_build(projectName="slow")["build"]["id"]
     deadline = time.monotonic() + 20
     while codebuild.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] != "BUILD":
@@ -314,9 +308,7 @@ def test_unknown_project_is_a_clear_error(cloud, aws):
 
 def test_event_rule_targeting_a_project_starts_a_build(cloud, aws):
     codebuild, events = aws("codebuild"), aws("events")
-    create_project(
-        codebuild, "on-event", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
-    )
+    create_project(codebuild, "on-event", buildspec="version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
     events.put_rule(Name="build-on-event", EventPattern='{"source": ["test.codebuild"]}')
     events.put_targets(
         Rule="build-on-event",

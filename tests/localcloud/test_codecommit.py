@@ -36,14 +36,10 @@ def push_queue(cloud):
     sqs = boto3.client("sqs", endpoint_url=cloud.url, region_name="us-east-1")
     events = boto3.client("events", endpoint_url=cloud.url, region_name="us-east-1")
     queue_url = sqs.create_queue(QueueName="codecommit-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="codecommit-pushes",
-        EventPattern=json.dumps(
-            {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"]}
-        ),
+        EventPattern=json.dumps({"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"]}),
     )
     events.put_targets(Rule="codecommit-pushes", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
@@ -99,9 +95,7 @@ def test_clone_commit_push_emits_codecommit_events(aws, push_queue, tmp_path):
     assert update["detail"]["event"] == "referenceUpdated"
     assert (update["detail"]["oldCommitId"], update["detail"]["commitId"]) == (first, second)
 
-    assert (
-        codecommit.get_branch(repositoryName="churn-model", branchName="main")["branch"]["commitId"] == second
-    )
+    assert codecommit.get_branch(repositoryName="churn-model", branchName="main")["branch"]["commitId"] == second
     assert codecommit.list_branches(repositoryName="churn-model")["branches"] == ["main"]
     commit = codecommit.get_commit(repositoryName="churn-model", commitId=second)["commit"]
     assert commit["parents"] == [first]
@@ -120,9 +114,7 @@ def test_clone_commit_push_emits_codecommit_events(aws, push_queue, tmp_path):
 
 
 def test_push_succeeds_with_a_warning_when_the_cloud_is_unreachable(aws, cloud, tmp_path):
-    url = aws("codecommit").create_repository(repositoryName="offline-push")["repositoryMetadata"][
-        "cloneUrlHttp"
-    ]
+    url = aws("codecommit").create_repository(repositoryName="offline-push")["repositoryMetadata"]["cloneUrlHttp"]
     endpoint = cloud.state.root / "codecommit" / hook.ENDPOINT_FILE
     saved = endpoint.read_text()
     endpoint.write_text("http://127.0.0.1:9\n")  # nothing listens on the discard port
@@ -250,15 +242,13 @@ def test_push_events_and_clone_urls_survive_a_restart_on_another_port(tmp_path):
         client = lambda service, url: boto3.client(service, endpoint_url=url, region_name="us-east-1")  # noqa: E731
         sqs = client("sqs", first.url)
         queue_url = sqs.create_queue(QueueName="pushes")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = client("events", first.url)
         events.put_rule(Name="pushes", EventPattern=json.dumps({"source": ["aws.codecommit"]}))
         events.put_targets(Rule="pushes", Targets=[{"Id": "q", "Arn": arn}])
-        url = client("codecommit", first.url).create_repository(repositoryName="durable")[
-            "repositoryMetadata"
-        ]["cloneUrlHttp"]
+        url = client("codecommit", first.url).create_repository(repositoryName="durable")["repositoryMetadata"][
+            "cloneUrlHttp"
+        ]
     finally:
         daemon.stop(state)
 

@@ -61,9 +61,7 @@ def _role(iam) -> str:
         ],
     }
     try:
-        return iam.create_role(RoleName="pipeline-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
+        return iam.create_role(RoleName="pipeline-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName="pipeline-role")["Role"]["Arn"]
 
@@ -188,9 +186,7 @@ def create_pipeline(aws, name: str, repo: str, with_approval: bool = True, mode:
 
 
 def execution(codepipeline, name: str, execution_id: str) -> dict:
-    return codepipeline.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id)[
-        "pipelineExecution"
-    ]
+    return codepipeline.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id)["pipelineExecution"]
 
 
 def wait_for(predicate, what: str, timeout: float = 60):
@@ -249,10 +245,7 @@ def test_pipeline_runs_source_build_approval_deploy_in_order(cloud, aws, bucket)
     ]
     assert "latestExecution" not in state["Deploy"], "deploy must wait for the approval"
     queue = f"queue-{commit[:8]}"
-    assert (
-        state["ApproveDeployment"]["actionStates"][0]["latestExecution"]["summary"]
-        == f"Deploy queue {queue}?"
-    )
+    assert state["ApproveDeployment"]["actionStates"][0]["latestExecution"]["summary"] == f"Deploy queue {queue}?"
     assert not queue_exists(sqs, queue)
 
     with pytest.raises(codepipeline.exceptions.InvalidApprovalTokenException):
@@ -343,10 +336,7 @@ def test_rejection_fails_the_execution_and_nothing_is_deployed(cloud, aws, bucke
     )
     done = wait_done(codepipeline, "rejected-pipeline", execution_id)
     assert done["status"] == "Failed" and "not today" in done["statusSummary"]
-    assert (
-        stages(codepipeline, "rejected-pipeline")["ApproveDeployment"]["latestExecution"]["status"]
-        == "Failed"
-    )
+    assert stages(codepipeline, "rejected-pipeline")["ApproveDeployment"]["latestExecution"]["status"] == "Failed"
     assert not queue_exists(aws("sqs"), f"queue-{commit[:8]}")
 
 
@@ -366,9 +356,7 @@ def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersede
         ],
     )
     events.put_events(Entries=[{"Source": "test.commit", "DetailType": "commit", "Detail": "{}"}])
-    [first] = codepipeline.list_pipeline_executions(pipelineName="evented-pipeline")[
-        "pipelineExecutionSummaries"
-    ]
+    [first] = codepipeline.list_pipeline_executions(pipelineName="evented-pipeline")["pipelineExecutionSummaries"]
     assert first["trigger"]["triggerType"] == "CloudWatchEvent"
     wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the first execution's approval")
 
@@ -383,9 +371,7 @@ def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersede
         reason="test over",
     )
     assert wait_done(codepipeline, "evented-pipeline", first["pipelineExecutionId"])["status"] == "Stopped"
-    token = wait_for(
-        lambda: approval_token(codepipeline, "evented-pipeline"), "the third execution's approval"
-    )
+    token = wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the third execution's approval")
     codepipeline.put_approval_result(
         pipelineName="evented-pipeline",
         stageName="ApproveDeployment",

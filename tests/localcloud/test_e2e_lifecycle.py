@@ -16,12 +16,15 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
 from localcloud.lifecycle import Lifecycle, LifecycleError
 from localcloud.publish import publish
 
-INFERENCE_SCRIPT = Path(__file__).resolve().parents[2] / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
+INFERENCE_SCRIPT = (
+    Path(__file__).resolve().parents[2] / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def production(cloud, life, project):
     life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300, until_stage="ApproveDeployment")
     staging = cloud.client("sagemaker").describe_endpoint(EndpointName=project.staging_endpoint)
     assert staging["EndpointStatus"] == "InService"
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError, match="(?i)could not find endpoint"):
         cloud.client("sagemaker").describe_endpoint(EndpointName=project.prod_endpoint)  # not before approval
     life.answer_approval(project.modeldeploy_pipeline, "ApproveDeployment")
     life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300)
@@ -56,8 +59,10 @@ def production(cloud, life, project):
 
 
 def _test_split(cloud, package_arn: str) -> pd.DataFrame:
-    metadata = cloud.client("sagemaker").describe_model_package(ModelPackageName=package_arn)["CustomerMetadataProperties"]
-    bucket, _, key = metadata["TestDataS3Uri"][len("s3://"):].partition("/")
+    metadata = cloud.client("sagemaker").describe_model_package(ModelPackageName=package_arn)[
+        "CustomerMetadataProperties"
+    ]
+    bucket, _, key = metadata["TestDataS3Uri"][len("s3://") :].partition("/")
     return pd.read_csv(io.BytesIO(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
@@ -81,8 +86,14 @@ def _deploy_runs_since(cloud, project, since: float) -> list[dict]:
 def test_commit_reaches_production_and_answers_correctly(cloud, life, project, production):
     assert _prod_accuracy(cloud, life, project, production) >= 0.9
     stages = cloud.client("codepipeline").get_pipeline_state(name=project.modeldeploy_pipeline)["stageStates"]
-    assert [s["stageName"] for s in stages] == ["Source", "Build", "DeployStaging", "TestStaging",
-                                                "ApproveDeployment", "DeployProd"]
+    assert [s["stageName"] for s in stages] == [
+        "Source",
+        "Build",
+        "DeployStaging",
+        "TestStaging",
+        "ApproveDeployment",
+        "DeployProd",
+    ]
     assert all(s["latestExecution"]["status"] == "Succeeded" for s in stages)
 
 
@@ -90,8 +101,10 @@ def test_rejected_package_deploys_nothing(cloud, life, project, production):
     sagemaker = cloud.client("sagemaker")
     spec = sagemaker.describe_model_package(ModelPackageName=production)
     arn = sagemaker.create_model_package(
-        ModelPackageGroupName=project.group, InferenceSpecification=spec["InferenceSpecification"],
-        CustomerMetadataProperties=spec["CustomerMetadataProperties"])["ModelPackageArn"]
+        ModelPackageGroupName=project.group,
+        InferenceSpecification=spec["InferenceSpecification"],
+        CustomerMetadataProperties=spec["CustomerMetadataProperties"],
+    )["ModelPackageArn"]
     rejected = time.time()
     life.approve_package(arn, approve=False)
     time.sleep(2)
@@ -115,8 +128,10 @@ def _bad_model_package(cloud, project, package_arn: str, tmp_path: Path) -> str:
     inference = spec["InferenceSpecification"]
     inference["Containers"][0]["ModelDataUrl"] = f"s3://{project.bucket}/bad/model.tar.gz"
     return sagemaker.create_model_package(
-        ModelPackageGroupName=project.group, InferenceSpecification=inference,
-        CustomerMetadataProperties=spec["CustomerMetadataProperties"])["ModelPackageArn"]
+        ModelPackageGroupName=project.group,
+        InferenceSpecification=inference,
+        CustomerMetadataProperties=spec["CustomerMetadataProperties"],
+    )["ModelPackageArn"]
 
 
 def test_failing_staging_test_leaves_production_untouched(cloud, life, project, production, tmp_path):
@@ -126,8 +141,10 @@ def test_failing_staging_test_leaves_production_untouched(cloud, life, project, 
     life.approve_package(bad)
     with pytest.raises(LifecycleError, match="TestStaging"):
         life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300)
-    stages = {s["stageName"]: s for s in
-              cloud.client("codepipeline").get_pipeline_state(name=project.modeldeploy_pipeline)["stageStates"]}
+    stages = {
+        s["stageName"]: s
+        for s in cloud.client("codepipeline").get_pipeline_state(name=project.modeldeploy_pipeline)["stageStates"]
+    }
     assert stages["TestStaging"]["latestExecution"]["status"] == "Failed"
     assert _prod_config(cloud, project) == prod_config, "prod must keep its endpoint config"
     assert _prod_accuracy(cloud, life, project, production) >= 0.9

@@ -25,15 +25,42 @@ def _job(name: str, data_key: str) -> dict:
         ProcessingJobName=name,
         RoleArn="arn:aws:iam::123456789012:role/jobs",
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
-        AppSpecification={"ImageUri": "sklearn", "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sum.py"]},
+        AppSpecification={
+            "ImageUri": "sklearn",
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sum.py"],
+        },
         ProcessingInputs=[
-            {"InputName": "code", "S3Input": {"S3Uri": f"s3://{BUCKET}/code/sum.py", "LocalPath": "/opt/ml/processing/input/code",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{BUCKET}/{data_key}", "LocalPath": "/opt/ml/processing/input/data",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/code/sum.py",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/{data_key}",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
         ],
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
-            "S3Uri": f"s3://{BUCKET}/out/{name}", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{BUCKET}/out/{name}",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
     )
 
 

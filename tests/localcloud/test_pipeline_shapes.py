@@ -29,19 +29,43 @@ SLEEPER = "import time, pathlib; time.sleep(1.0); pathlib.Path('/opt/ml/processi
 def _processing(name: str, code_key: str) -> dict:
     """A step as SDK v2's SKLearnProcessor.run(...) emits it."""
     return {
-        "Name": name, "Type": "Processing",
+        "Name": name,
+        "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
-                                                      "VolumeSizeInGB": 30}},
-            "AppSpecification": {"ImageUri": IMAGE,
-                                 "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sleeper.py"]},
+            "ProcessingResources": {
+                "ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+            },
+            "AppSpecification": {
+                "ImageUri": IMAGE,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sleeper.py"],
+            },
             "RoleArn": ROLE,
-            "ProcessingInputs": [{"InputName": "code", "AppManaged": False, "S3Input": {
-                "S3Uri": f"s3://{BUCKET}/{code_key}", "LocalPath": "/opt/ml/processing/input/code",
-                "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}],
-            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "AppManaged": False, "S3Output": {
-                "S3Uri": f"s3://{BUCKET}/out/{name}", "LocalPath": "/opt/ml/processing/out",
-                "S3UploadMode": "EndOfJob"}}]},
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "AppManaged": False,
+                    "S3Input": {
+                        "S3Uri": f"s3://{BUCKET}/{code_key}",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    },
+                }
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "AppManaged": False,
+                        "S3Output": {
+                            "S3Uri": f"s3://{BUCKET}/out/{name}",
+                            "LocalPath": "/opt/ml/processing/out",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
         },
     }
 
@@ -49,20 +73,32 @@ def _processing(name: str, code_key: str) -> dict:
 def _v2_training() -> dict:
     """A step as SDK v2's SKLearn estimator emits it: no entrypoint, the toolkit's hyperparameters."""
     return {
-        "Name": "TrainV2", "Type": "Training",
+        "Name": "TrainV2",
+        "Type": "Training",
         "Arguments": {
             "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
             "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models"},
             "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
             "ResourceConfig": {"VolumeSizeInGB": 30, "InstanceCount": 1, "InstanceType": "ml.m5.large"},
             "RoleArn": ROLE,
-            "InputDataConfig": [{"DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/train",
-                "S3DataDistributionType": "FullyReplicated"}}, "ChannelName": "train"}],
+            "InputDataConfig": [
+                {
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": f"s3://{BUCKET}/data/train",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                    "ChannelName": "train",
+                }
+            ],
             "HyperParameters": {
-                "depth": {"Get": "Parameters.Depth"}, "label": '"forest"',
+                "depth": {"Get": "Parameters.Depth"},
+                "label": '"forest"',
                 "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
-                "sagemaker_program": '"train.py"', "sagemaker_container_log_level": "20",
+                "sagemaker_program": '"train.py"',
+                "sagemaker_container_log_level": "20",
                 "sagemaker_region": '"us-east-1"',
             },
         },
@@ -88,8 +124,9 @@ def shapes(cloud):
     }
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_pipeline(PipelineName="shapes", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
-    arn = sagemaker.start_pipeline_execution(PipelineName="shapes",
-                                             PipelineParameters=[{"Name": "Depth", "Value": "7"}])["PipelineExecutionArn"]
+    arn = sagemaker.start_pipeline_execution(
+        PipelineName="shapes", PipelineParameters=[{"Name": "Depth", "Value": "7"}]
+    )["PipelineExecutionArn"]
     from tests.localcloud.modelbuild_pipeline import steps, wait
 
     return wait(sagemaker, arn), steps(sagemaker, arn)
@@ -99,8 +136,9 @@ def test_v2_estimator_runs_the_toolkit_entry_point(cloud, shapes):
     described, steps = shapes
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
     job = cloud.client("sagemaker").describe_training_job(
-        TrainingJobName=steps["TrainV2"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1])
-    bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][len("s3://"):].partition("/")
+        TrainingJobName=steps["TrainV2"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][len("s3://") :].partition("/")
     archive = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         model = json.loads(tar.extractfile("model.json").read())

@@ -27,15 +27,20 @@ def test_good_model_is_registered_pending_approval(sagemaker, good_run):
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
     steps = mb.steps(sagemaker, arn)
     assert {name: s["StepStatus"] for name, s in steps.items()} == {
-        "Preprocess": "Succeeded", "Train": "Succeeded", "Evaluate": "Succeeded",
-        "CheckAccuracy": "Succeeded", "Register": "Succeeded"}
+        "Preprocess": "Succeeded",
+        "Train": "Succeeded",
+        "Evaluate": "Succeeded",
+        "CheckAccuracy": "Succeeded",
+        "Register": "Succeeded",
+    }
     assert steps["CheckAccuracy"]["Metadata"]["Condition"]["Outcome"] == "True"
     package_arn = steps["Register"]["Metadata"]["RegisterModel"]["Arn"]
     package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     container = package["InferenceSpecification"]["Containers"][0]
-    train_job = sagemaker.describe_training_job(TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"]
-                                                .rsplit("/", 1)[1])
+    train_job = sagemaker.describe_training_job(
+        TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    )
     assert container["ModelDataUrl"] == train_job["ModelArtifacts"]["S3ModelArtifacts"]
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     metadata = package["CustomerMetadataProperties"]
@@ -51,11 +56,13 @@ def test_jobs_report_real_statuses_and_logs(cloud, sagemaker, good_run):
     assert job["ProcessingJobStatus"] == "Completed"
     assert job["ProcessingEndTime"] >= job["ProcessingStartTime"]
     logs = cloud.client("logs")
-    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs",
-                                        logStreamNamePrefix=job["ProcessingJobName"])["logStreams"]
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=job["ProcessingJobName"]
+    )["logStreams"]
     assert streams, "the job's output should be in CloudWatch Logs"
-    events = logs.get_log_events(logGroupName="/aws/sagemaker/ProcessingJobs",
-                                 logStreamName=streams[0]["logStreamName"])["events"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+    )["events"]
     assert any("preprocess.py" in e["message"] for e in events)
 
 
@@ -64,7 +71,7 @@ def test_evaluation_report_is_what_the_condition_read(cloud, sagemaker, good_run
     job_arn = mb.steps(sagemaker, arn)["Evaluate"]["Metadata"]["ProcessingJob"]["Arn"]
     job = sagemaker.describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[1])
     output = next(o for o in job["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == "evaluation")
-    bucket, _, prefix = output["S3Output"]["S3Uri"][len("s3://"):].partition("/")
+    bucket, _, prefix = output["S3Output"]["S3Uri"][len("s3://") :].partition("/")
     report = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/evaluation.json")["Body"].read())
     assert report["binary_classification_metrics"]["accuracy"]["value"] >= 0.9
 

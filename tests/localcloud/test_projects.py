@@ -64,11 +64,7 @@ def wait_gone(sagemaker, name: str, timeout: float = 60) -> None:
 
 
 def stack_names(cloudformation) -> set[str]:
-    return {
-        s["StackName"]
-        for s in cloudformation.describe_stacks()["Stacks"]
-        if s["StackStatus"] != "DELETE_COMPLETE"
-    }
+    return {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"}
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +91,7 @@ def small_product(cloud):
             "Info": {"LoadTemplateFromURL": "https://s3.us-east-1.amazonaws.com/small-product/template.json"},
         },
     )
-    return created["ProductViewDetail"]["ProductViewSummary"]["ProductId"], created[
-        "ProvisioningArtifactDetail"
-    ]["Id"]
+    return created["ProductViewDetail"]["ProductViewSummary"]["ProductId"], created["ProvisioningArtifactDetail"]["Id"]
 
 
 def test_publish_uploads_assets_and_creates_one_portfolio_and_product_even_twice(aws, cloud, cdk_out):
@@ -145,9 +139,7 @@ def test_create_project_validation_errors_leave_nothing_behind(aws, small_produc
     assert stack_names(cloudformation) == stacks_before
 
 
-def test_project_lifecycle_provisions_the_product_and_delete_removes_its_stack(
-    aws, cloud, small_product, tmp_path
-):
+def test_project_lifecycle_provisions_the_product_and_delete_removes_its_stack(aws, cloud, small_product, tmp_path):
     sagemaker, cloudformation, codecommit = aws("sagemaker"), aws("cloudformation"), aws("codecommit")
     product_id, artifact_id = small_product
     created = sagemaker.create_project(
@@ -161,9 +153,7 @@ def test_project_lifecycle_provisions_the_product_and_delete_removes_its_stack(
     assert project_id[2:] == project_id[2:].lower()
 
     with pytest.raises(ClientError) as duplicate:
-        sagemaker.create_project(
-            ProjectName="churn", ServiceCatalogProvisioningDetails={"ProductId": product_id}
-        )
+        sagemaker.create_project(ProjectName="churn", ServiceCatalogProvisioningDetails={"ProductId": product_id})
     assert "Project churn already exists" in duplicate.value.response["Error"]["Message"]
 
     described = wait_project(sagemaker, "churn")
@@ -175,9 +165,7 @@ def test_project_lifecycle_provisions_the_product_and_delete_removes_its_stack(
     assert parameters["SageMakerProjectName"] == "churn" and parameters["SageMakerProjectId"] == project_id
     assert {"Key": "sagemaker:project-id", "Value": project_id} in stack["Tags"]
     aws("s3").head_bucket(Bucket=f"sagemaker-project-{project_id}")
-    url = codecommit.get_repository(repositoryName="sagemaker-churn-modelbuild")["repositoryMetadata"][
-        "cloneUrlHttp"
-    ]
+    url = codecommit.get_repository(repositoryName="sagemaker-churn-modelbuild")["repositoryMetadata"]["cloneUrlHttp"]
     subprocess.run(["git", "clone", "--quiet", url, str(tmp_path / "clone")], check=True, capture_output=True)
     assert (tmp_path / "clone" / "buildspec.yml").read_text() == "version: 0.2\n"
     summaries = sagemaker.list_projects()["ProjectSummaryList"]
@@ -235,9 +223,7 @@ def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, c
         ]
         clone = tmp_path / kind
         subprocess.run(["git", "clone", "--quiet", url, str(clone)], check=True, capture_output=True)
-        seeded = {
-            p.relative_to(clone).as_posix() for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts
-        }
+        seeded = {p.relative_to(clone).as_posix() for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts}
         source = REPO_ROOT / kind
         assert "buildspec.yml" in seeded or "codebuild-buildspec.yml" in seeded
         assert all((source / path).is_file() for path in seeded), "seeded files come from the seed folder"

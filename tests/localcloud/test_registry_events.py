@@ -19,20 +19,27 @@ def queue_url(cloud):
     url = sqs.create_queue(QueueName="approvals")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="approved", EventPattern=json.dumps(APPROVED_ONLY))
-    events.put_targets(Rule="approved", Targets=[
-        {"Id": "queue", "Arn": arn},
-        {"Id": "deploy", "Arn": "arn:aws:codepipeline:us-east-1:123456789012:no-such-pipeline"},
-    ])
+    events.put_targets(
+        Rule="approved",
+        Targets=[
+            {"Id": "queue", "Arn": arn},
+            {"Id": "deploy", "Arn": "arn:aws:codepipeline:us-east-1:123456789012:no-such-pipeline"},
+        ],
+    )
     cloud.client("sagemaker").create_model_package_group(ModelPackageGroupName="events-group")
     return url
 
 
 def _package(cloud, **metadata) -> str:
     return cloud.client("sagemaker").create_model_package(
-        ModelPackageGroupName="events-group", ModelApprovalStatus="PendingManualApproval",
+        ModelPackageGroupName="events-group",
+        ModelApprovalStatus="PendingManualApproval",
         CustomerMetadataProperties=metadata or {"TestDataS3Uri": "s3://bucket/test.csv"},
-        InferenceSpecification={"Containers": [{"Image": "image", "ModelDataUrl": "s3://bucket/model.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        InferenceSpecification={
+            "Containers": [{"Image": "image", "ModelDataUrl": "s3://bucket/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
     )["ModelPackageArn"]
 
 
@@ -63,9 +70,12 @@ def test_rejection_is_not_an_approval(cloud, queue_url):
 def test_approval_keeps_customer_metadata(cloud, queue_url):
     arn = _package(cloud, TestDataS3Uri="s3://bucket/test.csv", AccuracyThreshold="0.9")
     sagemaker = cloud.client("sagemaker")
-    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved",
-                                   ApprovalDescription="looks good")
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good"
+    )
     described = sagemaker.describe_model_package(ModelPackageName=arn)
-    assert described["CustomerMetadataProperties"] == {"TestDataS3Uri": "s3://bucket/test.csv",
-                                                       "AccuracyThreshold": "0.9"}
+    assert described["CustomerMetadataProperties"] == {
+        "TestDataS3Uri": "s3://bucket/test.csv",
+        "AccuracyThreshold": "0.9",
+    }
     _received(cloud, queue_url)

@@ -22,9 +22,7 @@ SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
 def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
-    values = {
-        name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec
-    }
+    values = {name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
     values.update(given)
     missing = [name for name in template.get("Parameters", {}) if name not in values]
     if missing:

@@ -10,9 +10,7 @@ from tests.service_catalog.template_tools import of_type, one_of_type, render
 
 def test_bucket_is_named_after_the_project_and_encrypted_with_the_project_key(product):
     rendered = render(product, PROJECT)
-    bucket_id, bucket = one_of_type(
-        rendered, "AWS::S3::Bucket", BucketName="sagemaker-project-p-abc123def456"
-    )
+    bucket_id, bucket = one_of_type(rendered, "AWS::S3::Bucket", BucketName="sagemaker-project-p-abc123def456")
     (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     default = rule["ServerSideEncryptionByDefault"]
     assert default["SSEAlgorithm"] == "aws:kms"
@@ -35,11 +33,7 @@ def test_bucket_is_versioned_private_and_notifies_eventbridge(product):
             "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
             "LifecycleConfiguration": {
                 "Rules": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}
-                        )
-                    ]
+                    [Match.object_like({"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 30}})]
                 )
             },
         },

@@ -12,10 +12,7 @@ PREFIX = "sagemaker-churn-model-p-abc123def456"
 
 def projects(product: dict) -> dict[str, dict]:
     rendered = render(product, PROJECT)
-    return {
-        r["Properties"]["Name"]: r["Properties"]
-        for r in of_type(rendered, "AWS::CodeBuild::Project").values()
-    }
+    return {r["Properties"]["Name"]: r["Properties"] for r in of_type(rendered, "AWS::CodeBuild::Project").values()}
 
 
 def environment(project: dict) -> dict[str, object]:

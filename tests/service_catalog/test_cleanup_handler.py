@@ -116,9 +116,7 @@ def create_project_leftovers() -> None:
 def remaining() -> dict:
     versions = boto3.client("s3").list_object_versions(Bucket=BUCKET)
     stacks = [s["StackName"] for s in boto3.client("cloudformation").describe_stacks()["Stacks"]]
-    packages = boto3.client("sagemaker").list_model_packages(
-        ModelPackageGroupName=GROUP, ModelPackageType="Versioned"
-    )
+    packages = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=GROUP, ModelPackageType="Versioned")
     return {
         "versions": len(versions.get("Versions", [])) + len(versions.get("DeleteMarkers", [])),
         "stacks": [s for s in stacks if s in STACKS],

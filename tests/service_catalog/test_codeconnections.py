@@ -47,9 +47,7 @@ def test_connection_variant_creates_no_codecommit_repository(product):
         if rule["Properties"].get("EventPattern", {}).get("source") == ["aws.codecommit"]
     ]
     policies = [p["Properties"]["PolicyDocument"] for p in of_type(rendered, "AWS::IAM::Policy").values()]
-    assert not [
-        s for d in policies for s in d["Statement"] if any(a.startswith("codecommit:") for a in s["Action"])
-    ]
+    assert not [s for d in policies for s in d["Statement"] if any(a.startswith("codecommit:") for a in s["Action"])]
 
 
 def test_connection_variant_sources_both_pipelines_from_the_connection(product):

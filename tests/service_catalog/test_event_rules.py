@@ -19,9 +19,7 @@ GROUP = "churn-model-p-abc123def456"
 BUCKET = "sagemaker-project-p-abc123def456"
 ACCOUNT_REGION = "us-east-1:123456789012"
 MODELBUILD_PIPELINE = f"arn:aws:codepipeline:{ACCOUNT_REGION}:sagemaker-churn-model-p-abc123def456-modelbuild"
-MODELDEPLOY_PIPELINE = (
-    f"arn:aws:codepipeline:{ACCOUNT_REGION}:sagemaker-churn-model-p-abc123def456-modeldeploy"
-)
+MODELDEPLOY_PIPELINE = f"arn:aws:codepipeline:{ACCOUNT_REGION}:sagemaker-churn-model-p-abc123def456-modeldeploy"
 MODELBUILD_REPO = f"arn:aws:codecommit:{ACCOUNT_REGION}:sagemaker-churn-model-modelbuild"
 MODELDEPLOY_REPO = f"arn:aws:codecommit:{ACCOUNT_REGION}:sagemaker-churn-model-modeldeploy"
 
@@ -35,9 +33,7 @@ def matching(rule_list: list[dict], event: dict) -> list[str]:
     """Targets of the rules that `event` matches."""
     targets = []
     for rule in rule_list:
-        if "EventPattern" in rule and EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(
-            event
-        ):
+        if "EventPattern" in rule and EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event):
             targets.extend(target["Arn"] for target in rule["Targets"])
     return targets
 
@@ -83,9 +79,7 @@ def test_approval_rule_pattern_is_exact(product):
                     "source": ["aws.sagemaker"],
                     "detail-type": ["SageMaker Model Package State Change"],
                     "detail": {
-                        "ModelPackageGroupName": [
-                            {"Fn::Sub": "${SageMakerProjectName}-${SageMakerProjectId}"}
-                        ],
+                        "ModelPackageGroupName": [{"Fn::Sub": "${SageMakerProjectName}-${SageMakerProjectId}"}],
                         "ModelApprovalStatus": ["Approved"],
                     },
                 }
@@ -140,9 +134,7 @@ def test_data_arrival_trigger_starts_modelbuild_for_the_data_prefix_only(product
 
 def test_retraining_schedule_only_when_given(product):
     assert not [rule for rule in rules(product) if "ScheduleExpression" in rule]
-    scheduled = [
-        rule for rule in rules(product, RetrainingSchedule="rate(7 days)") if "ScheduleExpression" in rule
-    ]
+    scheduled = [rule for rule in rules(product, RetrainingSchedule="rate(7 days)") if "ScheduleExpression" in rule]
     assert [(rule["ScheduleExpression"], rule["Targets"][0]["Arn"]) for rule in scheduled] == [
         ("rate(7 days)", MODELBUILD_PIPELINE)
     ]
@@ -164,8 +156,6 @@ def test_eventbridge_may_start_exactly_these_pipelines(product):
         for rule in of_type(rendered, "AWS::Events::Rule").values()
     }
     assert len(role_ids) == 1
-    (statement,) = rendered["Resources"][role_ids.pop()]["Properties"]["Policies"][0]["PolicyDocument"][
-        "Statement"
-    ]
+    (statement,) = rendered["Resources"][role_ids.pop()]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["codepipeline:StartPipelineExecution"]
     assert sorted(statement["Resource"]) == [MODELBUILD_PIPELINE, MODELDEPLOY_PIPELINE]

@@ -42,9 +42,7 @@ def test_every_acknowledgement_carries_a_reason(synthesized):
 
 
 def test_only_wildcard_resources_and_bucket_access_logs_are_acknowledged(synthesized):
-    rule_ids = {
-        rule_id.split("::", 1)[1] for rules in acknowledgements(synthesized).values() for rule_id in rules
-    }
+    rule_ids = {rule_id.split("::", 1)[1] for rules in acknowledgements(synthesized).values() for rule_id in rules}
     assert {rule_id for rule_id in rule_ids if not rule_id.startswith("AwsSolutions-IAM5[Resource::")} == {
         "AwsSolutions-S1"
     }
@@ -70,8 +68,7 @@ def test_findings_are_named_like_cdk_nag_names_them():
     resolved = {"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket", "Arn"]}, "/", {"Ref": "Prefix"}, "/*"]]}
     assert flatten_reference(resolved) == "<Bucket.Arn>/<Prefix>/*"
     assert (
-        flatten_reference({"Fn::Sub": "arn:${AWS::Partition}:s3:::x-${Id}/*"})
-        == "arn:<AWS::Partition>:s3:::x-<Id>/*"
+        flatten_reference({"Fn::Sub": "arn:${AWS::Partition}:s3:::x-${Id}/*"}) == "arn:<AWS::Partition>:s3:::x-<Id>/*"
     )
 
 

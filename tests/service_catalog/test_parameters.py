@@ -74,8 +74,6 @@ def test_connection_arn_pattern(product, value, valid):
 def test_a_connection_without_repository_ids_is_refused_with_a_clear_message(product):
     rule = product["Rules"]["ConnectionNeedsRepositories"]
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SourceConnectionArn"}, ""]}]}
-    asserted = {
-        a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"]: a["AssertDescription"] for a in rule["Assertions"]
-    }
+    asserted = {a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"]: a["AssertDescription"] for a in rule["Assertions"]}
     assert set(asserted) == {"ModelBuildRepositoryId", "ModelDeployRepositoryId"}
     assert all(name in message for name, message in asserted.items())

@@ -102,9 +102,7 @@ def test_codecommit_sources_are_not_polled(product):
         }
         assert source["Configuration"]["PollForSourceChanges"] == "false"
         assert source["Configuration"]["BranchName"] == "main"
-        assert source["Configuration"]["RepositoryName"]["Fn::GetAtt"][0].startswith(
-            f"Repositories{repository}"
-        )
+        assert source["Configuration"]["RepositoryName"]["Fn::GetAtt"][0].startswith(f"Repositories{repository}")
 
 
 def test_artifacts_are_kms_encrypted_in_the_project_bucket(product):
@@ -130,13 +128,9 @@ def test_cloudformation_deploys_with_a_role_scoped_to_the_two_endpoint_stacks(pr
         "Fn::GetAtt"
     ][0]
     role = rendered["Resources"][deploy_role_id]["Properties"]
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "cloudformation.amazonaws.com"
-    }
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "cloudformation.amazonaws.com"}
     endpoint_statements = [
-        s
-        for s in role["Policies"][0]["PolicyDocument"]["Statement"]
-        if "sagemaker:CreateEndpoint" in s["Action"]
+        s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if "sagemaker:CreateEndpoint" in s["Action"]
     ]
     assert [sorted(s["Resource"]) for s in endpoint_statements] == [
         [
@@ -156,9 +150,5 @@ def test_no_project_role_has_a_wildcard_action(product, synthesized):
                 documents.append(resource["Properties"]["PolicyDocument"])
             for document in documents:
                 for statement in document["Statement"]:
-                    listed = (
-                        statement["Action"]
-                        if isinstance(statement["Action"], list)
-                        else [statement["Action"]]
-                    )
+                    listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                     assert not [a for a in listed if "*" in a], statement

@@ -88,9 +88,7 @@ def test_launch_role_constraint_uses_a_role_service_catalog_can_assume(synthesiz
     (constraint,) = of_type(portfolio, "AWS::ServiceCatalog::LaunchRoleConstraint").values()
     role_id = constraint["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     role = portfolio["Resources"][role_id]["Properties"]
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "servicecatalog.amazonaws.com"
-    }
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "servicecatalog.amazonaws.com"}
     (association,) = of_type(portfolio, "AWS::ServiceCatalog::PortfolioProductAssociation").values()
     assert constraint["Properties"]["ProductId"] == association["Properties"]["ProductId"]
 

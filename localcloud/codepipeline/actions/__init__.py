@@ -56,9 +56,7 @@ class ActionContext:
     def require(self, key: str) -> str:
         value = self.configuration.get(key)
         if not value:
-            raise ActionFailed(
-                f"action {self.action['name']}: configuration {key} is required", "ConfigurationError"
-            )
+            raise ActionFailed(f"action {self.action['name']}: configuration {key} is required", "ConfigurationError")
         return value
 
 

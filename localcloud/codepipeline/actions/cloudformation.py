@@ -30,13 +30,10 @@ WAIT_TIMEOUT = 3600
 def read_artifact_file(ctx: ActionContext, reference: str, what: str) -> str:
     artifact, sep, path = reference.partition("::")
     if not sep or not path:
-        raise ActionFailed(
-            f"{what} {reference!r} must be 'ArtifactName::path/in/artifact'", "ConfigurationError"
-        )
+        raise ActionFailed(f"{what} {reference!r} must be 'ArtifactName::path/in/artifact'", "ConfigurationError")
     if artifact not in ctx.inputs:
         raise ActionFailed(
-            f"{what} names artifact {artifact!r}, which is not an input of this action "
-            f"(inputs: {sorted(ctx.inputs)})",
+            f"{what} names artifact {artifact!r}, which is not an input of this action (inputs: {sorted(ctx.inputs)})",
             "ConfigurationError",
         )
     location = ctx.inputs[artifact]
@@ -60,8 +57,7 @@ def _parameters(ctx: ActionContext) -> tuple[dict[str, str], list[dict[str, str]
         unknown = set(document) - {"Parameters", "Tags", "StackPolicy"}
         if unknown:
             raise ActionFailed(
-                f"TemplateConfiguration has unknown keys {sorted(unknown)}; allowed: Parameters, Tags, "
-                "StackPolicy"
+                f"TemplateConfiguration has unknown keys {sorted(unknown)}; allowed: Parameters, Tags, StackPolicy"
             )
         parameters.update({k: str(v) for k, v in (document.get("Parameters") or {}).items()})
         tags = [{"Key": k, "Value": str(v)} for k, v in (document.get("Tags") or {}).items()]
@@ -118,9 +114,7 @@ def _delete(ctx: ActionContext, cfn, name: str, role: dict) -> None:
     cfn.delete_stack(StackName=name, **role)
     stack = _wait(ctx, cfn, name, deleting=True)
     if stack is not None and stack["StackStatus"] != "DELETE_COMPLETE":
-        raise ActionFailed(
-            f"stack {name} could not be deleted ({stack['StackStatus']}): {_failed_events(cfn, name)}"
-        )
+        raise ActionFailed(f"stack {name} could not be deleted ({stack['StackStatus']}): {_failed_events(cfn, name)}")
 
 
 def run(ctx: ActionContext) -> Outcome:
@@ -137,8 +131,7 @@ def run(ctx: ActionContext) -> Outcome:
         return Outcome(summary=f"Stack {name} deleted", external_id=name)
     if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE"):
         raise ActionFailed(
-            f"ActionMode {mode} is not supported locally; use CREATE_UPDATE, REPLACE_ON_FAILURE or "
-            "DELETE_ONLY",
+            f"ActionMode {mode} is not supported locally; use CREATE_UPDATE, REPLACE_ON_FAILURE or DELETE_ONLY",
             "ConfigurationError",
         )
     if existing and existing["StackStatus"] in FAILED_STATES:
@@ -155,9 +148,7 @@ def run(ctx: ActionContext) -> Outcome:
         "StackName": name,
         "TemplateBody": template,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        "Capabilities": [
-            c.strip() for c in ctx.configuration.get("Capabilities", "").split(",") if c.strip()
-        ],
+        "Capabilities": [c.strip() for c in ctx.configuration.get("Capabilities", "").split(",") if c.strip()],
         "Tags": tags,
         **role,
     }
@@ -170,19 +161,13 @@ def run(ctx: ActionContext) -> Outcome:
             verb = "created"
     except ClientError as error:
         if "No updates are to be performed" in str(error):
-            return Outcome(
-                summary=f"Stack {name}: no updates", external_id=name, output_variables=_outputs(existing)
-            )
+            return Outcome(summary=f"Stack {name}: no updates", external_id=name, output_variables=_outputs(existing))
         raise ActionFailed(f"stack {name}: {error.response['Error'].get('Message', error)}") from error
     stack = _wait(ctx, cfn, name)
     if stack is None or stack["StackStatus"] not in SUCCESS:
         status = stack["StackStatus"] if stack else "DELETED"
-        raise ActionFailed(
-            f"stack {name} ended in {status}: {_failed_events(cfn, name) or 'no failed events'}"
-        )
-    return Outcome(
-        summary=f"Stack {name} {verb}", external_id=stack["StackId"], output_variables=_outputs(stack)
-    )
+        raise ActionFailed(f"stack {name} ended in {status}: {_failed_events(cfn, name) or 'no failed events'}")
+    return Outcome(summary=f"Stack {name} {verb}", external_id=stack["StackId"], output_variables=_outputs(stack))
 
 
 def _outputs(stack: dict | None) -> dict[str, str]:

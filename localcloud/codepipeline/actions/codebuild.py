@@ -25,8 +25,7 @@ def _environment(ctx: ActionContext) -> list[dict[str, str]]:
             "ConfigurationError",
         )
     return [
-        {"name": v["name"], "value": str(v.get("value", "")), "type": v.get("type", "PLAINTEXT")}
-        for v in variables
+        {"name": v["name"], "value": str(v.get("value", "")), "type": v.get("type", "PLAINTEXT")} for v in variables
     ]
 
 
@@ -39,8 +38,7 @@ def _request(ctx: ActionContext) -> dict:
     primary = ctx.configuration.get("PrimarySource") or inputs[0]
     if primary not in ctx.inputs:
         raise ActionFailed(
-            f"action {ctx.action['name']}: PrimarySource {primary} is not one of the input artifacts "
-            f"{inputs}",
+            f"action {ctx.action['name']}: PrimarySource {primary} is not one of the input artifacts {inputs}",
             "ConfigurationError",
         )
     location = ctx.inputs[primary]
