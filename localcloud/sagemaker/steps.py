@@ -26,34 +26,27 @@ def job_name(execution, step_name: str) -> str:
     return f"pipelines-{execution.execution_id}-{safe}"[:55] + f"-{suffix}"
 
 
-def _jobs_runner(execution):
-    return execution.service.cloud.jobs.runner
+def _job_step(label: str):
+    """A step that runs a SageMaker job ("Processing" or "Training") and exposes its description."""
+
+    def run(execution, step) -> tuple[dict, dict]:
+        runner = execution.service.cloud.jobs.runner
+        request = execution.resolver.resolve(step["Arguments"])
+        request[f"{label}JobName"] = job_name(execution, step["Name"])
+        make_record = runner.processing_record if label == "Processing" else runner.training_record
+        record = make_record(request, _region(execution))
+        record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
+        metadata = {f"{label}Job": {"Arn": record[f"{label}JobArn"]}}
+        record = (runner.run_processing if label == "Processing" else runner.run_training)(record)
+        if record[f"{label}JobStatus"] != "Completed":
+            raise StepFailed(record.get("FailureReason", f"{label.lower()} job failed"), metadata)
+        return metadata, record
+
+    return run
 
 
-def processing(execution, step) -> tuple[dict, dict]:
-    runner = _jobs_runner(execution)
-    request = execution.resolver.resolve(step["Arguments"])
-    request["ProcessingJobName"] = job_name(execution, step["Name"])
-    record = runner.processing_record(request, _region(execution))
-    record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
-    metadata = {"ProcessingJob": {"Arn": record["ProcessingJobArn"]}}
-    record = runner.run_processing(record)
-    if record["ProcessingJobStatus"] != "Completed":
-        raise StepFailed(record.get("FailureReason", "processing job failed"), metadata)
-    return metadata, record
-
-
-def training(execution, step) -> tuple[dict, dict]:
-    runner = _jobs_runner(execution)
-    request = execution.resolver.resolve(step["Arguments"])
-    request["TrainingJobName"] = job_name(execution, step["Name"])
-    record = runner.training_record(request, _region(execution))
-    record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
-    metadata = {"TrainingJob": {"Arn": record["TrainingJobArn"]}}
-    record = runner.run_training(record)
-    if record["TrainingJobStatus"] != "Completed":
-        raise StepFailed(record.get("FailureReason", "training job failed"), metadata)
-    return metadata, record
+processing = _job_step("Processing")
+training = _job_step("Training")
 
 
 def condition(execution, step) -> tuple[dict, dict]:
