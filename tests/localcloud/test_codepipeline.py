@@ -66,7 +66,10 @@ def _role(iam) -> str:
         return iam.get_role(RoleName="pipeline-role")["Role"]["Arn"]
 
 
-def create_pipeline(aws, name: str, repo: str, with_approval: bool = True, mode: str | None = None) -> None:
+def create_pipeline(
+    aws, name: str, repo: str, with_approval: bool = True, mode: str | None = None, connection: bool = False
+) -> None:
+    """Source (CodeCommit, or a CodeConnections source naming ``owner/<repo>``) -> Build -> [Approve] -> Deploy."""
     codebuild = aws("codebuild")
     project = f"{name}-build"
     codebuild.create_project(
@@ -90,10 +93,16 @@ def create_pipeline(aws, name: str, repo: str, with_approval: bool = True, mode:
                     "actionTypeId": {
                         "category": "Source",
                         "owner": "AWS",
-                        "provider": "CodeCommit",
+                        "provider": "CodeStarSourceConnection" if connection else "CodeCommit",
                         "version": "1",
                     },
-                    "configuration": {"RepositoryName": repo, "BranchName": "main"},
+                    "configuration": {
+                        "ConnectionArn": f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/local",
+                        "FullRepositoryId": f"acme/{repo}",
+                        "BranchName": "main",
+                    }
+                    if connection
+                    else {"RepositoryName": repo, "BranchName": "main"},
                     "outputArtifacts": [{"name": "SourceArtifact"}],
                 }
             ],
@@ -380,6 +389,15 @@ def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersede
         result={"summary": "", "status": "Rejected"},
     )
     assert wait_done(codepipeline, "evented-pipeline", third)["status"] == "Failed"
+
+
+def test_codeconnections_source_maps_to_the_local_repository_of_that_name(cloud, aws, bucket):
+    commit = make_repo(cloud.state.root, "connected-app", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
+    create_pipeline(aws, "connected-pipeline", "connected-app", with_approval=False, connection=True)
+    codepipeline = aws("codepipeline")
+    execution_id = codepipeline.start_pipeline_execution(name="connected-pipeline")["pipelineExecutionId"]
+    assert wait_done(codepipeline, "connected-pipeline", execution_id)["status"] == "Succeeded"
+    assert queue_exists(aws("sqs"), f"queue-{commit[:8]}"), "the build saw the connected repository's commit"
 
 
 def test_unknown_pipeline_is_a_clear_error(cloud, aws):
