@@ -56,6 +56,10 @@ class Project:
         return f"sagemaker-{self.name}-modeldeploy"
 
     @property
+    def sagemaker_pipeline(self) -> str:
+        return f"sagemaker-{self.name}"
+
+    @property
     def modelbuild_pipeline(self) -> str:
         return f"sagemaker-{self.name}-{self.project_id}-modelbuild"
 

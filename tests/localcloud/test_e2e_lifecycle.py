@@ -35,7 +35,7 @@ def life(cloud, cdk_out):
 
 @pytest.fixture(scope="module")
 def project(life):
-    return life.create_project("e2e")
+    return life.create_project("e2e", {"DataArrivalTrigger": "true"})
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,21 @@ def test_commit_reaches_production_and_answers_correctly(cloud, life, project, p
         "DeployProd",
     ]
     assert all(s["latestExecution"]["status"] == "Succeeded" for s in stages)
+
+
+def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, project, production):
+    shipped = Path(__file__).resolve().parents[2] / "modelbuild" / "data" / "breast_cancer.csv"
+    landed = time.time()
+    cloud.client("s3").put_object(Bucket=project.bucket, Key="data/landed-2026-11.csv", Body=shipped.read_bytes())
+    life.wait_for_execution(project.modelbuild_pipeline, landed, timeout=300)
+    sagemaker = cloud.client("sagemaker")
+    newest = sagemaker.list_pipeline_executions(PipelineName=project.sagemaker_pipeline)["PipelineExecutionSummaries"][0]
+    parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=newest["PipelineExecutionArn"])
+    used = {p["Name"]: p["Value"] for p in parameters["PipelineParameters"]}["InputDataUrl"]
+    assert used == f"s3://{project.bucket}/data/landed-2026-11.csv"
+    package = life.wait_for_package(project.group, landed, timeout=30)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval", "new data never deploys by itself"
+    assert _deploy_runs_since(cloud, project, landed) == []
 
 
 def test_rejected_package_deploys_nothing(cloud, life, project, production):
