@@ -97,9 +97,7 @@ def client_floor(requests: int, seconds: float) -> dict[str, float]:
             region_name="us-east-1",
         )
         return measure(
-            lambda: client.invoke_endpoint(EndpointName="stub", Body=b"1", ContentType="text/csv")[
-                "Body"
-            ].read(),
+            lambda: client.invoke_endpoint(EndpointName="stub", Body=b"1", ContentType="text/csv")["Body"].read(),
             requests,
             seconds,
         )
@@ -118,9 +116,7 @@ def load_script(path: Path):
 def deploy(cloud, archive: Path) -> str:
     import boto3
 
-    clients = {
-        s: boto3.client(s, endpoint_url=cloud.url, region_name="us-east-1") for s in ("s3", "sagemaker")
-    }
+    clients = {s: boto3.client(s, endpoint_url=cloud.url, region_name="us-east-1") for s in ("s3", "sagemaker")}
     clients["s3"].create_bucket(Bucket="bench-models")
     clients["s3"].upload_file(str(archive), "bench-models", "model.tar.gz")
     sm = clients["sagemaker"]
@@ -148,9 +144,7 @@ def deploy(cloud, archive: Path) -> str:
         ],
     )
     sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
-    sm.get_waiter("endpoint_in_service").wait(
-        EndpointName="bench", WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-    )
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="bench", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     return "bench"
 
 
@@ -177,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             matrix = np.asarray([row])
 
             results = {
-                "in-process predict_proba": measure(
-                    lambda: model.predict_proba(matrix), args.requests, args.seconds
-                ),
+                "in-process predict_proba": measure(lambda: model.predict_proba(matrix), args.requests, args.seconds),
                 "in-process inference.py handlers": measure(
                     lambda: script.output_fn(
                         script.predict_fn(script.input_fn(body, "text/csv"), model), "application/json"

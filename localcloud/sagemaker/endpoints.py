@@ -256,9 +256,7 @@ class EndpointService:
                     config = backend.endpoint_configs.get(fleet_.config_name)
                     endpoint.endpoint_config_name = fleet_.config_name
                     if config is not None:
-                        endpoint.production_variants = endpoint._process_production_variants(
-                            config.production_variants
-                        )
+                        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
                 runtime.active = fleet_
                 self._write_record(key, fleet_)
             self.state.save_backends("sagemaker")
@@ -297,9 +295,7 @@ class EndpointService:
                         continue
                     key = _key(backend, endpoint.endpoint_name)
                     runtime = self._new_runtime(key)
-                    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get(
-                        "EndpointConfigName"
-                    )
+                    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get("EndpointConfigName")
                     recorded = self._read_record(key)
                     if endpoint.endpoint_status == "Creating" or recorded is None:
                         config_name, specs = endpoint.endpoint_config_name, None
@@ -439,9 +435,7 @@ def _create_endpoint(original):
             raise MotoValidationError(
                 f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
             )
-        endpoint = original(
-            self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags
-        )
+        endpoint = original(self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags)
         if _SERVICE is not None:
             _SERVICE.on_create(self, endpoint)
         return endpoint
@@ -458,9 +452,7 @@ def _delete_endpoint(original):
     return delete_endpoint
 
 
-def update_endpoint(
-    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str
-) -> FakeEndpoint:
+def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
     """UpdateEndpoint, which moto lacks: validates as SageMaker does, then deploys blue/green."""
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:

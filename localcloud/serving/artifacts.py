@@ -64,9 +64,7 @@ def resolve_variant(backend: Any, variant: dict[str, Any]) -> VariantSpec:
     name = variant.get("VariantName", "")
     model = backend._models.get(variant.get("ModelName"))
     if model is None:
-        raise DeploymentError(
-            f"variant {name}: model {variant.get('ModelName')!r} does not exist (CreateModel first)"
-        )
+        raise DeploymentError(f"variant {name}: model {variant.get('ModelName')!r} does not exist (CreateModel first)")
     containers = list(model.containers or [])
     if len(containers) > 1:
         raise DeploymentError(
@@ -81,9 +79,7 @@ def resolve_variant(backend: Any, variant: dict[str, Any]) -> VariantSpec:
     url, uncompressed = _model_data(container)
     package_name = container.get("ModelPackageName")
     if package_name:
-        package = backend.model_packages.get(
-            backend.model_package_name_mapping.get(package_name, package_name)
-        )
+        package = backend.model_packages.get(backend.model_package_name_mapping.get(package_name, package_name))
         if package is None:
             raise DeploymentError(f"model {model.model_name}: model package {package_name} not found")
         package_containers = (package.inference_specification or {}).get("Containers") or []
@@ -157,9 +153,7 @@ def prepare(s3: Any, spec: VariantSpec, ml_dir: Path) -> dict[str, str]:
             _fetch_archive(s3, spec.model_data_url, scratch, model_dir, "model artifact")
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
         if submit.startswith("s3://"):
-            _fetch_archive(
-                s3, submit, scratch, ml_dir / "code", "source archive (SAGEMAKER_SUBMIT_DIRECTORY)"
-            )
+            _fetch_archive(s3, submit, scratch, ml_dir / "code", "source archive (SAGEMAKER_SUBMIT_DIRECTORY)")
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = SOURCE_SUBMIT_DIR
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -178,7 +172,5 @@ def prepare(s3: Any, spec: VariantSpec, ml_dir: Path) -> dict[str, str]:
                 f"or fix SAGEMAKER_PROGRAM/SAGEMAKER_SUBMIT_DIRECTORY of model {spec.model_name}"
             )
     elif not spec.model_data_url:
-        raise DeploymentError(
-            f"model {spec.model_name} has no ModelDataUrl and no SAGEMAKER_PROGRAM: nothing to serve"
-        )
+        raise DeploymentError(f"model {spec.model_name} has no ModelDataUrl and no SAGEMAKER_PROGRAM: nothing to serve")
     return environment

@@ -68,9 +68,7 @@ def _last_log_line(log_path: Path) -> str:
     try:
         with open(log_path, "rb") as log:
             log.seek(max(0, log.seek(0, os.SEEK_END) - 16384))
-            lines = [
-                line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()
-            ]
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
     for line in reversed(lines):

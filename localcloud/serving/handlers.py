@@ -65,16 +65,12 @@ def default_input_fn(body: bytes, content_type: str) -> np.ndarray:
             raise ValueError(f"application/json body is not valid JSON: {error}") from None
         if isinstance(payload, dict):
             if "instances" not in payload:
-                raise ValueError(
-                    'application/json body must be a list of rows or {"instances": [[...], ...]}'
-                )
+                raise ValueError('application/json body must be a list of rows or {"instances": [[...], ...]}')
             payload = payload["instances"]
         try:
             return np.asarray(payload, dtype=float).reshape(len(payload), -1)
         except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"application/json body must hold rows of numbers of equal length: {error}"
-            ) from None
+            raise ValueError(f"application/json body must hold rows of numbers of equal length: {error}") from None
     if media == NPY:
         return np.load(io.BytesIO(body), allow_pickle=False)
     raise ValueError(f"unsupported content type {content_type!r}: send {CSV}, {JSON} or {NPY}")

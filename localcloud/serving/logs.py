@@ -44,9 +44,7 @@ class LogShipper:
     def follow(self, key: tuple[str, str, str], variant: str, path: Path) -> None:
         account, region, endpoint_name = key
         with self._lock:
-            self._followed[path] = _Followed(
-                account, region, log_group(endpoint_name), log_stream(variant), path
-            )
+            self._followed[path] = _Followed(account, region, log_group(endpoint_name), log_stream(variant), path)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="endpoint-logs", daemon=True)
                 self._thread.start()
@@ -77,9 +75,7 @@ class LogShipper:
             if lines:
                 now = int(time.time() * 1000)
                 events = [{"timestamp": now, "message": line[:MAX_EVENT_BYTES]} for line in lines]
-                shipped.setdefault((entry.account, entry.region, entry.group, entry.stream), []).extend(
-                    events
-                )
+                shipped.setdefault((entry.account, entry.region, entry.group, entry.stream), []).extend(events)
         if not shipped:
             return
         with self.state.lock:

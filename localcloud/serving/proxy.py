@@ -61,9 +61,7 @@ class Upstream:
                 data = response.read()
             except TimeoutError:
                 connection.close()
-                raise UpstreamUnavailable(
-                    f"the model server did not answer within {self.timeout:.0f} s"
-                ) from None
+                raise UpstreamUnavailable(f"the model server did not answer within {self.timeout:.0f} s") from None
             except (http.client.HTTPException, OSError) as error:
                 connection.close()
                 if reused:
@@ -71,9 +69,7 @@ class Upstream:
                     try:
                         connection = self._connect()
                     except OSError as connect_error:
-                        raise UpstreamUnavailable(
-                            f"the model server is not answering: {connect_error}"
-                        ) from None
+                        raise UpstreamUnavailable(f"the model server is not answering: {connect_error}") from None
                     continue
                 raise UpstreamUnavailable(f"the model server dropped the request: {error!r}") from None
             break

@@ -30,9 +30,7 @@ def success(body: bytes, content_type: str, variant: str, custom_attributes: str
     return Response(body, status=200, headers=headers, content_type=content_type)
 
 
-def model_error(
-    region: str, account: str, endpoint_name: str, variant: str, status: int, message: str
-) -> Response:
+def model_error(region: str, account: str, endpoint_name: str, variant: str, status: int, message: str) -> Response:
     """HTTP 424 ModelError: boto3 raises ``ModelError`` carrying the model's own message."""
     kind = "client" if 400 <= status < 500 else "server"
     stream_arn = log_stream_arn(region, account, endpoint_name, variant)

@@ -103,7 +103,8 @@ def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, proje
     cloud.client("s3").put_object(Bucket=project.bucket, Key="data/landed-2026-11.csv", Body=shipped.read_bytes())
     life.wait_for_execution(project.modelbuild_pipeline, landed, timeout=300)
     sagemaker = cloud.client("sagemaker")
-    newest = sagemaker.list_pipeline_executions(PipelineName=project.sagemaker_pipeline)["PipelineExecutionSummaries"][0]
+    executions = sagemaker.list_pipeline_executions(PipelineName=project.sagemaker_pipeline)
+    newest = executions["PipelineExecutionSummaries"][0]
     parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=newest["PipelineExecutionArn"])
     used = {p["Name"]: p["Value"] for p in parameters["PipelineParameters"]}["InputDataUrl"]
     assert used == f"s3://{project.bucket}/data/landed-2026-11.csv"

@@ -33,9 +33,7 @@ BUCKET = "endpoint-models"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap is needed to run model servers"
-)
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed to run model servers")
 
 
 # the model and its archive ---------------------------------------------------------------
@@ -190,9 +188,7 @@ def invoke(local, name: str, body, content_type: str = "text/csv", **extra) -> t
 
 @pytest.fixture(scope="module")
 def endpoint(local, package_arn):
-    description = create_endpoint(
-        local, "pkg-endpoint", [("AllTraffic", {"ModelPackageName": package_arn}, 1.0)]
-    )
+    description = create_endpoint(local, "pkg-endpoint", [("AllTraffic", {"ModelPackageName": package_arn}, 1.0)])
     assert description["EndpointStatus"] == "InService", description.get("FailureReason")
     return "pkg-endpoint"
 
@@ -246,10 +242,7 @@ def test_unknown_endpoint_is_a_validation_error(local, endpoint):
     with pytest.raises(ClientError) as raised:
         invoke(local, "no-such-endpoint", "1,2")
     assert raised.value.response["Error"]["Code"] == "ValidationError"
-    assert (
-        "Endpoint no-such-endpoint of account 123456789012 not found"
-        in raised.value.response["Error"]["Message"]
-    )
+    assert "Endpoint no-such-endpoint of account 123456789012 not found" in raised.value.response["Error"]["Message"]
 
 
 def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
@@ -260,9 +253,7 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
     while time.monotonic() < deadline and not any("listening" in m for m in messages):
         time.sleep(0.3)
         try:
-            events = logs.get_log_events(
-                logGroupName=group, logStreamName="AllTraffic/local-1", startFromHead=True
-            )
+            events = logs.get_log_events(logGroupName=group, logStreamName="AllTraffic/local-1", startFromHead=True)
         except ClientError:
             continue
         messages = [e["message"] for e in events["events"]]
@@ -356,9 +347,7 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == "green-config"
     assert "FailureReason" not in after
     assert refuses_connections(blue_port), "the old fleet must be stopped once traffic moved"
-    variants = {
-        invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] for _ in range(8)
-    }
+    variants = {invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] for _ in range(8)}
     assert variants == {"Green"}
     answer, targeted = invoke(local, name, csv_rows(dataset[0][:3]), TargetVariant="Canary")
     assert targeted["InvokedProductionVariant"] == "Canary"
@@ -448,9 +437,7 @@ def _stack_template(package_arn: str, variant: str) -> str:
     )
 
 
-def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(
-    local, package_arn, model, dataset
-):
+def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(local, package_arn, model, dataset):
     cfn, sm = local.client("cloudformation"), local.client("sagemaker")
     cfn.create_stack(StackName="endpoint-stack", TemplateBody=_stack_template(package_arn, "AllTraffic"))
     outputs = cfn.describe_stacks(StackName="endpoint-stack")["Stacks"][0]["Outputs"]
@@ -530,9 +517,7 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
         )
         sm.create_endpoint(EndpointName="survivor", EndpointConfigName="c")
         assert wait_settled(sm, "survivor")["EndpointStatus"] == "InService"
-        port = int(
-            next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")).read_text()
-        )
+        port = int(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")).read_text())
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -565,9 +550,7 @@ def test_default_handlers_serve_a_bare_model_joblib(model, dataset, tmp_path):
     expected = model.predict(rows).tolist()
     body, content_type = handlers.invoke(loaded, csv_rows(rows).encode(), "text/csv", "application/json")
     assert (json.loads(body), content_type) == (expected, "application/json")
-    body, _ = handlers.invoke(
-        loaded, json.dumps({"instances": rows.tolist()}).encode(), "application/json", "text/csv"
-    )
+    body, _ = handlers.invoke(loaded, json.dumps({"instances": rows.tolist()}).encode(), "application/json", "text/csv")
     assert body.decode().split() == [str(label) for label in expected]
     with pytest.raises(ValueError, match="rows of numbers only"):
         handlers.invoke(loaded, b"mean_radius,mean_texture\n1,2", "text/csv", "application/json")
@@ -576,6 +559,4 @@ def test_default_handlers_serve_a_bare_model_joblib(model, dataset, tmp_path):
     with pytest.raises(ScriptError, match="no model_fn in the inference script and no model.joblib"):
         handlers.model_fn(str(tmp_path / "empty"))
     with pytest.raises(ScriptError, match="inference script 'serve.py' not found"):
-        Handlers.from_environment(
-            {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)}
-        )
+        Handlers.from_environment({"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)})
