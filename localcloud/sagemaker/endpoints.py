@@ -224,11 +224,7 @@ class EndpointService:
             )
             self._settle(backend, name, runtime, generation, status="InService", reason=reason)
             return
-        previous = runtime.active
-        if self._settle(backend, name, runtime, generation, status="InService", fleet_=deployed):
-            if previous:
-                self._retire(previous)
-        else:
+        if not self._settle(backend, name, runtime, generation, status="InService", fleet_=deployed):
             self._retire(deployed)
 
     def _settle(
@@ -247,18 +243,20 @@ class EndpointService:
             endpoint = backend.endpoints.get(name)
             if endpoint is None or not self._is_current(key, runtime, generation):
                 return False
-            endpoint.endpoint_status = status
-            endpoint.failure_reason = reason
-            endpoint.pending_deployment_summary = None
-            endpoint.last_modified_time = utcnow()
             if fleet_ is not None:
                 if endpoint.endpoint_config_name != fleet_.config_name:
                     config = backend.endpoint_configs.get(fleet_.config_name)
                     endpoint.endpoint_config_name = fleet_.config_name
                     if config is not None:
                         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-                runtime.active = fleet_
+                previous, runtime.active = runtime.active, fleet_
                 self._write_record(key, fleet_)
+                if previous is not None and previous is not fleet_:
+                    self._retire(previous)  # as SageMaker ends blue/green: the old fleet is gone before InService
+            endpoint.endpoint_status = status
+            endpoint.failure_reason = reason
+            endpoint.pending_deployment_summary = None
+            endpoint.last_modified_time = utcnow()
             self.state.save_backends("sagemaker")
         runtime.settled.set()
         return True
