@@ -38,6 +38,17 @@ def python_bin_dir() -> str:
     return str(Path(sys.executable).parent)
 
 
+def _host_paths_hidden_by_tmp() -> list[str]:
+    """The project's Python and code, when they live under /tmp (a checkout in a temporary folder):
+    the sandbox's private /tmp would hide them, so they are mounted back, read-only."""
+    from .config import REPO_ROOT
+
+    wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, REPO_ROOT}
+    hidden = sorted({str(p.resolve()) for p in wanted if p.resolve().is_relative_to("/tmp")})
+    # a path inside another one is already visible through it
+    return [p for p in hidden if not any(p != q and Path(p).is_relative_to(q) for q in hidden)]
+
+
 def _hosts_file(job_dir: Path) -> Path:
     hosts = job_dir / "hosts"
     hosts.write_text("127.0.0.1 localhost algo-1\n::1 localhost\n")
@@ -70,6 +81,8 @@ def command(ml_dir: Path, argv: Sequence[str], env: dict[str, str], workdir: str
         for entry in sorted(os.listdir("/opt")):
             if entry != "ml":
                 args += ["--ro-bind", f"/opt/{entry}", f"/opt/{entry}"]
+    for path in _host_paths_hidden_by_tmp():
+        args += ["--ro-bind", path, path]
     args += ["--bind", str(ml_dir), "/opt/ml", "--ro-bind", str(hosts), "/etc/hosts", "--chdir", workdir, "--clearenv"]
     full_env = {
         "PATH": f"{python_bin_dir()}:{SYSTEM_PATH}",
