@@ -18,6 +18,20 @@ def port() -> int:
     return int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT))
 
 
+def client(url: str, service: str, region: str = "us-east-1"):
+    """A boto3 client for the local cloud at ``url``, whatever the caller's own environment says."""
+    import boto3
+
+    env = client_environment(url, region)
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 def client_environment(url: str, region: str = "us-east-1") -> dict[str, str]:
     """What any AWS client needs to talk to the local cloud instead of AWS."""
     return {

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
+from botocore.exceptions import ClientError
 
 from . import DEFAULT_REGION, config, daemon
 from .lifecycle import Lifecycle, LifecycleError
@@ -58,7 +58,12 @@ class Timeline:
     def stage(self, title: str):
         print(f"==> {title} ...", flush=True)
         began = time.monotonic()
-        yield
+        try:
+            yield
+        except LifecycleError:
+            raise
+        except (RuntimeError, ClientError, subprocess.CalledProcessError) as error:
+            raise LifecycleError(f"{title}: {error}") from error
         took = time.monotonic() - began
         self.times.append((title, took))
         print(f"    done in {took:.1f} s", flush=True)
@@ -83,16 +88,9 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
     with timeline.stage("starting the local cloud"):
         status = daemon.start()
         print(f"    {status.url} (state in {status.state_dir})")
-    env = config.client_environment(status.url)
 
     def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=status.url,
-            region_name=DEFAULT_REGION,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+        return config.client(status.url, service, DEFAULT_REGION)
 
     life = Lifecycle(client)
     with timeline.stage("synthesizing and publishing the Service Catalog product"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import boto3
-
 from .. import DEFAULT_REGION, config, daemon
 
 
@@ -12,14 +10,7 @@ def client(service: str):
     current = daemon.status()
     if not current.running:
         raise RuntimeError("the local cloud is not running: start it with 'localcloud start'")
-    env = config.client_environment(current.url)
-    return boto3.client(
-        service,
-        endpoint_url=current.url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    return config.client(current.url, service, DEFAULT_REGION)
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
