@@ -7,6 +7,7 @@ import importlib
 SERVICE_MODULES = [
     "localcloud.iam",
     "localcloud.events",
+    "localcloud.scheduler",
     "localcloud.cloudformation",
     "localcloud.codebuild",
     "localcloud.codepipeline",
