@@ -7,7 +7,8 @@ model server (``localcloud.serving.model_server``) in the sandbox; the endpoint 
 until every server answers ``/ping``, then ``InService`` (or ``Failed`` with the reason).
 ``UpdateEndpoint`` is blue/green: the new servers must be healthy before traffic moves, and if they
 fail the old ones keep serving. ``POST /endpoints/<name>/invocations`` (sagemaker-runtime) is
-forwarded to a variant chosen by weight or by ``TargetVariant``.
+forwarded to a variant chosen by weight or by ``TargetVariant``; when the endpoint configuration
+has a ``DataCaptureConfig``, sampled requests and responses go to S3 (``localcloud.serving.capture``).
 
 What was deployed is recorded under the state folder, so a restarted local cloud brings its
 endpoints back even if their configurations were replaced since.
@@ -36,8 +37,9 @@ from moto.sagemaker.models import (
 from werkzeug.wrappers import Response
 
 from localcloud.errors import AwsError
-from localcloud.serving import artifacts, fleet, responses
+from localcloud.serving import artifacts, capture, fleet, responses
 from localcloud.serving.artifacts import DeploymentError, VariantSpec
+from localcloud.serving.capture import CaptureConfigError, CaptureSettings, CaptureWriter
 from localcloud.serving.fleet import ModelServer, ServerFailed
 from localcloud.serving.logs import LogShipper
 from localcloud.serving.proxy import UpstreamUnavailable, choose_variant, forwarded_headers
@@ -49,6 +51,7 @@ RESUME_WAIT_SECONDS = 60.0  # an invocation right after a restart waits for the 
 INVOKE_PATH = r"/endpoints/(?P<name>[A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations"
 
 Key = tuple[str, str, str]  # account, region, endpoint name
+Resolved = tuple[list[VariantSpec], dict[str, Any]]  # an endpoint configuration's variants and DataCaptureConfig
 
 
 @dataclass
@@ -57,6 +60,8 @@ class Fleet:
 
     config_name: str
     specs: list[VariantSpec]
+    data_capture: dict[str, Any] = field(default_factory=dict)  # the configuration's DataCaptureConfig
+    capture: CaptureSettings | None = None  # what that asks for, checked; None when capture is off
     servers: dict[str, ModelServer] = field(default_factory=dict)
 
     def weights(self, endpoint: FakeEndpoint) -> list[tuple[str, float]]:
@@ -101,6 +106,7 @@ class EndpointService:
             aws_secret_access_key="localcloud",
         )
         self.logs = LogShipper(self.state)
+        self.capture = CaptureWriter(lambda: cloud.client("s3"), self.logs.note)
 
     # lifecycle hooks (called by moto's backend, under the state lock) --------------------------
     def on_create(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
@@ -156,10 +162,15 @@ class EndpointService:
     def _is_current(self, key: Key, runtime: Runtime, generation: int) -> bool:
         return not self._stopping and self._runtimes.get(key) is runtime and runtime.generation == generation
 
-    def _deploy(self, key: Key, specs: list[VariantSpec], config_name: str, cancelled) -> Fleet:
+    def _deploy(self, key: Key, resolved: Resolved, config_name: str, cancelled) -> Fleet:
         """Lay out and start a server per variant, all loading at once; healthy or DeploymentError."""
+        specs, data_capture = resolved
+        try:
+            capture_settings = capture.settings(data_capture)
+        except CaptureConfigError as error:
+            raise DeploymentError(f"DataCaptureConfig of endpoint configuration {config_name}: {error}") from None
         folder = self.root / key[1] / key[2] / f"{int(time.time())}-{uuid.uuid4().hex[:6]}"
-        deployed = Fleet(config_name, specs)
+        deployed = Fleet(config_name, specs, data_capture, capture_settings)
         try:
             for spec in specs:
                 environment = artifacts.prepare(self._s3, spec, folder / spec.variant_name / "ml")
@@ -184,7 +195,7 @@ class EndpointService:
         runtime: Runtime,
         generation: int,
         config_name: str,
-        recorded: list[VariantSpec] | None,
+        recorded: Resolved | None,
         then_update: str | None,
     ) -> None:
         """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given)."""
@@ -193,7 +204,7 @@ class EndpointService:
         try:
             if recorded is None:
                 with self.state.lock:
-                    recorded = artifacts.resolve_config(backend, config_name)
+                    recorded = _resolve(backend, config_name)
             deployed = self._deploy(key, recorded, config_name, cancelled)
         except DeploymentError as error:
             self._settle(backend, name, runtime, generation, status="Failed", reason=str(error))
@@ -214,8 +225,8 @@ class EndpointService:
         cancelled = lambda: not self._is_current(key, runtime, generation)  # noqa: E731
         try:
             with self.state.lock:
-                specs = artifacts.resolve_config(backend, config_name)
-            deployed = self._deploy(key, specs, config_name, cancelled)
+                resolved = _resolve(backend, config_name)
+            deployed = self._deploy(key, resolved, config_name, cancelled)
         except DeploymentError as error:
             old = runtime.active.config_name if runtime.active else "its previous configuration"
             reason = (
@@ -262,6 +273,7 @@ class EndpointService:
         return True
 
     def _retire(self, deployed: Fleet) -> None:
+        self.capture.flush_soon()  # what it captured is written now, not at the next tick
         for server in deployed.servers.values():
             self.logs.unfollow(server.log_path)
             server.stop()
@@ -272,15 +284,20 @@ class EndpointService:
         return self.root / key[1] / f"{key[2]}.json"
 
     def _write_record(self, key: Key, deployed: Fleet) -> None:
-        record = {"EndpointConfigName": deployed.config_name, "Variants": [asdict(s) for s in deployed.specs]}
+        record = {
+            "EndpointConfigName": deployed.config_name,
+            "Variants": [asdict(s) for s in deployed.specs],
+            "DataCaptureConfig": deployed.data_capture,
+        }
         self.state.write_json(str(self._record_path(key).relative_to(self.state.root)), record)
 
-    def _read_record(self, key: Key) -> tuple[str, list[VariantSpec]] | None:
+    def _read_record(self, key: Key) -> tuple[str, Resolved] | None:
         path = self._record_path(key)
         if not path.exists():
             return None
         record = json.loads(path.read_text())
-        return record["EndpointConfigName"], [VariantSpec(**v) for v in record["Variants"]]
+        specs = [VariantSpec(**v) for v in record["Variants"]]
+        return record["EndpointConfigName"], (specs, record.get("DataCaptureConfig") or {})
 
     # the service's life -----------------------------------------------------------------------
     def resume(self) -> None:
@@ -296,9 +313,9 @@ class EndpointService:
                     pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get("EndpointConfigName")
                     recorded = self._read_record(key)
                     if endpoint.endpoint_status == "Creating" or recorded is None:
-                        config_name, specs = endpoint.endpoint_config_name, None
+                        config_name, resolved = endpoint.endpoint_config_name, None
                     else:
-                        config_name, specs = recorded
+                        config_name, resolved = recorded
                     if pending == config_name:
                         pending = None
                     self._spawn(
@@ -308,7 +325,7 @@ class EndpointService:
                         runtime,
                         runtime.generation,
                         config_name,
-                        specs,
+                        resolved,
                         pending,
                     )
 
@@ -321,6 +338,7 @@ class EndpointService:
             if runtime.active:
                 for server in runtime.active.servers.values():
                     server.stop()
+        self.capture.close()
         self.logs.stop()
         _deactivate(self)
 
@@ -398,6 +416,17 @@ class EndpointService:
                 call.region, call.account, name, variant, 500, f"{error} ({server.failure_reason()})"
             )
         if 200 <= answer.status < 300:
+            if deployed.capture is not None:
+                self.capture.record(
+                    (call.account, call.region, name),
+                    variant,
+                    deployed.capture,
+                    call.raw,
+                    call.headers.get("content-type"),
+                    answer.body,
+                    answer.content_type,
+                    call.headers.get("x-amzn-sagemaker-inference-id"),
+                )
             return responses.success(answer.body, answer.content_type, variant, answer.custom_attributes)
         message = answer.body.decode("utf-8", errors="replace").strip()
         return responses.model_error(call.region, call.account, name, variant, answer.status, message)
@@ -406,6 +435,12 @@ class EndpointService:
 # moto hooks ---------------------------------------------------------------------------------
 _SERVICE: EndpointService | None = None
 _PATCH_LOCK = threading.Lock()
+
+
+def _resolve(backend: SageMakerModelBackend, config_name: str) -> Resolved:
+    """What an endpoint configuration deploys: its variants, resolved, and its DataCaptureConfig."""
+    specs = artifacts.resolve_config(backend, config_name)
+    return specs, dict(backend.endpoint_configs[config_name].data_capture_config or {})
 
 
 def _key(backend: SageMakerModelBackend, name: str) -> Key:

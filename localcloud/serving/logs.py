@@ -76,6 +76,16 @@ class LogShipper:
                 now = int(time.time() * 1000)
                 events = [{"timestamp": now, "message": line[:MAX_EVENT_BYTES]} for line in lines]
                 shipped.setdefault((entry.account, entry.region, entry.group, entry.stream), []).extend(events)
+        self._put(shipped)
+
+    def note(self, key: tuple[str, str, str], variant: str, message: str) -> None:
+        """Append a line from the local cloud itself to a variant's stream (a data capture that cannot
+        be written, for one): where the endpoint's owner already looks."""
+        account, region, endpoint_name = key
+        event = {"timestamp": int(time.time() * 1000), "message": message[:MAX_EVENT_BYTES]}
+        self._put({(account, region, log_group(endpoint_name), log_stream(variant)): [event]})
+
+    def _put(self, shipped: dict[tuple[str, str, str, str], list[dict]]) -> None:
         if not shipped:
             return
         with self.state.lock:
