@@ -8,7 +8,10 @@ stub server that answers at once (the client's own cost, which bounds any endpoi
 requests per second and p50/p99 latency side by side. Loopback only; each loop is bounded by a
 request count and a time.
 
-    python bench/endpoint.py [--requests 2000] [--seconds 20]
+    python bench/endpoint.py [--requests 2000] [--seconds 20] [--data-capture PERCENT]
+
+``--data-capture`` turns on the endpoint's data capture (input and output, at that sampling
+percentage) to show what capturing costs an invocation.
 """
 
 from __future__ import annotations
@@ -113,12 +116,21 @@ def load_script(path: Path):
     return module
 
 
-def deploy(cloud, archive: Path) -> str:
+def deploy(cloud, archive: Path, data_capture: int | None = None) -> str:
     import boto3
 
     clients = {s: boto3.client(s, endpoint_url=cloud.url, region_name="us-east-1") for s in ("s3", "sagemaker")}
     clients["s3"].create_bucket(Bucket="bench-models")
     clients["s3"].upload_file(str(archive), "bench-models", "model.tar.gz")
+    capture = {}
+    if data_capture is not None:
+        capture["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": data_capture,
+            "DestinationS3Uri": "s3://bench-models/datacapture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+        }
     sm = clients["sagemaker"]
     sm.create_model(
         ModelName="bench",
@@ -142,6 +154,7 @@ def deploy(cloud, archive: Path) -> str:
                 "InstanceType": "ml.m5.large",
             }
         ],
+        **capture,
     )
     sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
     sm.get_waiter("endpoint_in_service").wait(EndpointName="bench", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
@@ -152,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per measurement (default 2000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="time limit per measurement (default 20)")
+    parser.add_argument(
+        "--data-capture",
+        type=int,
+        metavar="PERCENT",
+        default=None,
+        help="capture this percentage of requests and responses to S3 (default: no data capture)",
+    )
     args = parser.parse_args(argv)
 
     import boto3
@@ -164,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         cloud = LocalCloud(Path(scratch) / "state").start()
         os.environ.update(cloud.client_environment())
         try:
-            endpoint = deploy(cloud, archive)
+            endpoint = deploy(cloud, archive, args.data_capture)
             runtime = boto3.client("sagemaker-runtime", endpoint_url=cloud.url, region_name="us-east-1")
             body = ",".join(repr(v) for v in row)
             script = load_script(INFERENCE_SCRIPT)
