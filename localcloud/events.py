@@ -4,7 +4,8 @@ moto delivers to SQS, Logs, buses and archives, and raises NotImplementedError f
 target, which fails the whole ``PutEvents`` call. Here a rule's targets are split: moto keeps the
 ones it knows, and the rest go to deliverers that other modules register by service (CodePipeline
 starts an execution, for example). A target with no deliverer is logged and skipped, as AWS would
-record a failed invocation without failing ``PutEvents``.
+record a failed invocation without failing ``PutEvents``. A schedule rule receives only its own
+scheduled events (moto's empty pattern would otherwise match every event on the bus).
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ def register_deliverer(service: str, deliver: Deliverer) -> None:
     DELIVERERS[service] = deliver
 
 
+def _own_scheduled_event(rule: Rule, event: dict[str, Any]) -> bool:
+    return event.get("detail-type") == "Scheduled Event" and rule.arn in event.get("resources", [])
+
+
 def _split_delivery(original: Callable) -> Callable:
     def send_to_targets(self: Rule, event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.scheduled_expression and not _own_scheduled_event(self, event):
+            return  # a schedule rule has no pattern, which moto would take as "match everything"
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service not in MOTO_DELIVERS]
         if not ours:
             return original(self, event, transform_input)

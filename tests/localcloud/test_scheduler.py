@@ -50,3 +50,13 @@ def test_due_schedule_delivers_a_scheduled_event_and_disabled_ones_do_not(cloud)
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["resources"] == [rule_arn]
     assert event["time"].endswith("Z"), event["time"]
+
+
+def test_a_schedule_rule_does_not_match_other_events(cloud):
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    queue = sqs.create_queue(QueueName="nightly")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="nightly", ScheduleExpression="cron(0 2 * * ? *)")
+    events.put_targets(Rule="nightly", Targets=[{"Id": "queue", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "app.orders", "DetailType": "Order Placed", "Detail": "{}"}])
+    assert sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []) == []
