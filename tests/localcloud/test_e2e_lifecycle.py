@@ -11,6 +11,7 @@ import io
 import shutil
 import tarfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import joblib
@@ -35,7 +36,7 @@ def life(cloud, cdk_out):
 
 @pytest.fixture(scope="module")
 def project(life):
-    return life.create_project("e2e", {"DataArrivalTrigger": "true"})
+    return life.create_project("e2e", {"DataArrivalTrigger": "true", "RetrainingSchedule": "rate(7 days)"})
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,15 @@ def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, proje
     assert _deploy_runs_since(cloud, project, landed) == []
 
 
+def test_retraining_schedule_runs_modelbuild_when_due(cloud, life, project, production):
+    started = time.time()
+    week_later = datetime.now(UTC) + timedelta(days=7, seconds=5)
+    fired = cloud.scheduler.tick(week_later)
+    assert any(arn.endswith(f"sagemaker-{project.project_id}-retraining-schedule") for arn in fired)
+    life.wait_for_execution(project.modelbuild_pipeline, started, timeout=300)
+    assert life.wait_for_package(project.group, started, timeout=30)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 def test_rejected_package_deploys_nothing(cloud, life, project, production):
     sagemaker = cloud.client("sagemaker")
     spec = sagemaker.describe_model_package(ModelPackageName=production)
@@ -183,6 +193,19 @@ def test_commit_below_threshold_registers_and_deploys_nothing(cloud, life, proje
     after = sagemaker.list_model_packages(ModelPackageGroupName=project.group)["ModelPackageSummaryList"]
     assert len(after) == len(before)
     assert _deploy_runs_since(cloud, project, committed) == []
+
+
+def test_each_trigger_started_modelbuild_exactly_once(cloud, project, production):
+    """Two pushes, one data landing, one schedule: no event loops (builds write to the same bucket)."""
+    summaries = cloud.client("codepipeline").list_pipeline_executions(pipelineName=project.modelbuild_pipeline)
+    executions = summaries["pipelineExecutionSummaries"]
+    triggers = sorted(e["trigger"].get("triggerDetail", e["trigger"]["triggerType"]) for e in executions)
+    assert triggers == [
+        "aws.codecommit: CodeCommit Repository State Change (target pipeline)",
+        "aws.codecommit: CodeCommit Repository State Change (target pipeline)",
+        "aws.events: Scheduled Event (target pipeline)",
+        "aws.s3: Object Created (target pipeline)",
+    ]
 
 
 def test_deleting_the_project_removes_endpoints_and_empties_the_bucket(cloud, life, project, production):
