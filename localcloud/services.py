@@ -25,13 +25,7 @@ def install_all(cloud) -> list:
     """Import each module and call its ``install(cloud)``, keeping the services that have a lifecycle."""
     installed = []
     for name in SERVICE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as missing:
-            if missing.name == name:
-                continue
-            raise
-        service = module.install(cloud)
+        service = importlib.import_module(name).install(cloud)
         if service is not None:
             installed.append(service)
     return installed
