@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pipelines.run_pipeline import build_arg_parser, resolve_args
+from pipelines.run_pipeline import build_arg_parser, pipeline_from_args, resolve_args
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -24,17 +24,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("--file-name", type=Path, default=None, help="write the JSON here instead of stdout")
     args = resolve_args(parser, argv)
 
-    from pipelines.pipeline import get_pipeline
-
-    pipeline = get_pipeline(
-        region=args.region,
-        role=args.role_arn,
-        default_bucket=args.default_bucket,
-        model_package_group_name=args.model_package_group_name,
-        pipeline_name=args.pipeline_name,
-        base_job_prefix=args.base_job_prefix,
-        input_data_url=args.input_data_url,
-    )
+    pipeline = pipeline_from_args(args)
     definition = json.dumps(json.loads(pipeline.definition()), indent=2, sort_keys=False)
     if args.file_name:
         args.file_name.parent.mkdir(parents=True, exist_ok=True)

@@ -193,13 +193,11 @@ def resolve_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
     return args
 
 
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = build_arg_parser()
-    args = resolve_args(parser, argv)
-
+def pipeline_from_args(args: argparse.Namespace):
+    """The pipeline the resolved command-line arguments describe."""
     from pipelines.pipeline import get_pipeline  # heavy import: after argument errors are reported
 
-    pipeline = get_pipeline(
+    return get_pipeline(
         region=args.region,
         role=args.role_arn,
         default_bucket=args.default_bucket,
@@ -208,6 +206,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         base_job_prefix=args.base_job_prefix,
         input_data_url=args.input_data_url,
     )
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = build_arg_parser()
+    args = resolve_args(parser, argv)
+
+    pipeline = pipeline_from_args(args)
     try:
         check_parameter_names(args.parameter_overrides, [p.name for p in pipeline.parameters])
     except ValueError as err:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import PropertyFile
@@ -10,6 +9,7 @@ from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 
 from pipelines.parameters import PipelineParameters
 from pipelines.paths import EVALUATE_SCRIPT, execution_s3_uri
+from pipelines.steps.processor import python_script_processor
 
 STEP_NAME = "Evaluate"
 OUTPUT_NAME = "evaluation"
@@ -36,15 +36,7 @@ def evaluate_step(
     report: PropertyFile,
 ) -> ProcessingStep:
     """A ProcessingStep reading model.tar.gz and test.csv, writing evaluation.json + confusion_matrix.png."""
-    processor = ScriptProcessor(
-        role=role,
-        image_uri=image_uri,
-        command=["python3"],
-        instance_count=1,
-        instance_type=params.processing_instance_type,
-        base_job_name=f"{base_job_prefix}-evaluate",
-        sagemaker_session=session,
-    )
+    processor = python_script_processor(session, params, role, image_uri, f"{base_job_prefix}-evaluate")
     test_uri = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     step_args = processor.run(
         code=str(EVALUATE_SCRIPT),

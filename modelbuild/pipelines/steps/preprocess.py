@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from pipelines.parameters import PipelineParameters
 from pipelines.paths import PREPROCESS_SCRIPT, execution_s3_uri
+from pipelines.steps.processor import python_script_processor
 
 STEP_NAME = "Preprocess"
 INPUT_LOCAL_PATH = "/opt/ml/processing/input/data"
@@ -24,15 +24,7 @@ def preprocess_step(
     base_job_prefix: str,
 ) -> ProcessingStep:
     """A ProcessingStep whose outputs `train`, `validation`, `test` each hold `<name>.csv`."""
-    processor = ScriptProcessor(
-        role=role,
-        image_uri=image_uri,
-        command=["python3"],
-        instance_count=1,
-        instance_type=params.processing_instance_type,
-        base_job_name=f"{base_job_prefix}-preprocess",
-        sagemaker_session=session,
-    )
+    processor = python_script_processor(session, params, role, image_uri, f"{base_job_prefix}-preprocess")
     outputs = [
         ProcessingOutput(
             output_name=name,
