@@ -11,12 +11,13 @@ import json
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from moto.backends import get_backend
+from moto.backends import ALT_BACKEND_NAMES, get_backend, list_of_moto_modules
 
 log = logging.getLogger("localcloud.state")
 _LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
@@ -48,6 +49,22 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def loaded_backends() -> list[str]:
+    """Names of the moto backends that this process has imported and put state in."""
+    names = []
+    for module in list_of_moto_modules():
+        if f"moto.{module}.models" not in sys.modules:
+            continue
+        name = ALT_BACKEND_NAMES.get(module, module)
+        try:
+            backend_dict = get_backend(name)
+        except (AttributeError, ImportError, KeyError):
+            continue  # a package of moto's that is not a service
+        if len(backend_dict):
+            names.append(name)
+    return names
 
 
 class StateStore:
@@ -88,7 +105,9 @@ class StateStore:
                 atomic_write(self.moto_dir / f"{name}.pickle", data)
 
     def save_all_backends(self, extra: set[str] | None = None) -> None:
-        self.save_backends(*sorted(self._known_backends | (extra or set())))
+        """Every backend that holds anything, including those only ever changed in-process (a
+        stack's Lambda function or queue), which no request of their own would have saved."""
+        self.save_backends(*sorted(self._known_backends | (extra or set()) | set(loaded_backends())))
 
     def note_backend(self, name: str) -> None:
         self._known_backends.add(name)

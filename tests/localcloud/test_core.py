@@ -32,3 +32,26 @@ def test_serves_on_loopback_and_persists_across_restart(tmp_path, monkeypatch):
     finally:
         again.stop()
         reset_moto()
+
+
+def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch):
+    """A stack creates things in backends no request of their own ever touched (here SQS): they
+    must be saved too, or deleting the stack after a restart fails on what is missing."""
+    import json
+
+    reset_moto()
+    cloud = LocalCloud(tmp_path).start()
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-only"}}}}
+    cloud.client("cloudformation").create_stack(StackName="only-stack", TemplateBody=json.dumps(template))
+    cloud.stop()
+    reset_moto()
+
+    again = LocalCloud(tmp_path).start()
+    try:
+        urls = again.client("sqs").list_queues().get("QueueUrls", [])
+        assert any(url.endswith("/stack-only") for url in urls)
+        again.client("cloudformation").delete_stack(StackName="only-stack")
+        assert again.client("sqs").list_queues().get("QueueUrls", []) == []
+    finally:
+        again.stop()
+        reset_moto()
