@@ -6,6 +6,7 @@ an API call had reported as done. Writes are atomic (temp file + rename).
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import pickle
 import sys
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,25 @@ log = logging.getLogger("localcloud.state")
 _LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 
 
+def _defaultdict(factory, items):
+    return collections.defaultdict(factory, items)
+
+
 class _BackendPickler(pickle.Pickler):
-    """Pickles moto's backends; their locks come back as fresh, unheld locks."""
+    """Pickles moto's backends, with the few objects plain pickle refuses: locks come back as fresh,
+    unheld locks; weak-value caches as the same mapping (their values are pickled with the rest);
+    ``defaultdict(lambda: {})`` as ``defaultdict(dict)``."""
 
     def reducer_override(self, obj):
         factory = _LOCK_TYPES.get(type(obj))
         if factory is not None:
             return factory, ()
+        if isinstance(obj, weakref.WeakValueDictionary):
+            return weakref.WeakValueDictionary, (dict(obj.items()),)
+        if isinstance(obj, collections.defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            made = type(obj.default_factory())
+            if made in (dict, list, set):
+                return _defaultdict, (made, dict(obj))
         return NotImplemented
 
 

@@ -35,13 +35,31 @@ def test_serves_on_loopback_and_persists_across_restart(tmp_path, monkeypatch):
 
 
 def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch):
-    """A stack creates things in backends no request of their own ever touched (here SQS): they
+    """A stack creates things in backends no request of their own ever touched (SQS, Lambda): they
     must be saved too, or deleting the stack after a restart fails on what is missing."""
     import json
 
     reset_moto()
     cloud = LocalCloud(tmp_path).start()
-    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-only"}}}}
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    template = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-only"}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": "stack-only-function",
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"},
+                },
+            },
+        }
+    }
     cloud.client("cloudformation").create_stack(StackName="only-stack", TemplateBody=json.dumps(template))
     cloud.stop()
     reset_moto()
@@ -50,6 +68,9 @@ def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch)
     try:
         urls = again.client("sqs").list_queues().get("QueueUrls", [])
         assert any(url.endswith("/stack-only") for url in urls)
+        assert again.client("lambda").get_function(FunctionName="stack-only-function")["Configuration"]["Handler"] == (
+            "index.handler"
+        )
         again.client("cloudformation").delete_stack(StackName="only-stack")
         assert again.client("sqs").list_queues().get("QueueUrls", []) == []
     finally:
