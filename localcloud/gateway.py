@@ -24,9 +24,6 @@ from .errors import AwsError
 from .state import StateStore
 
 READ_PREFIXES = ("Describe", "List", "Get", "Search", "BatchGet", "BatchDescribe", "Head", "Query", "Scan")
-# Requests to these services can change several backends at once (stacks create buckets, roles...).
-FAN_OUT_SERVICES = {"cloudformation", "events", "servicecatalog", "sagemaker", "codepipeline"}
-SIGNING_TO_BACKEND = {"monitoring": "cloudwatch", "email": "ses", "states": "stepfunctions"}
 
 
 @dataclass
@@ -147,14 +144,7 @@ class Gateway:
             return self.moto_app(environ, start_response)
         with self.state.lock:
             chunks = list(self.moto_app(environ, start_response))
-            backend = SIGNING_TO_BACKEND.get(service, service)
-            try:
-                if backend in FAN_OUT_SERVICES:
-                    self.state.save_all_backends({backend})
-                else:
-                    self.state.save_backends(backend)
-            except (KeyError, ValueError, ModuleNotFoundError):
-                pass  # not a moto backend name: nothing of ours to persist
+            self.state.save_backends()  # before the response leaves: kill -9 loses nothing acknowledged
         return chunks
 
     @staticmethod

@@ -92,38 +92,52 @@ class StateStore:
 
     # moto backends -------------------------------------------------------------------------
     @property
-    def moto_dir(self) -> Path:
-        return self.root / "moto"
+    def moto_file(self) -> Path:
+        return self.root / "moto" / "backends.pickle"
 
     def restore_backends(self) -> list[str]:
-        restored = []
+        if not self.moto_file.exists():
+            return []
         with self.lock:
-            for pickled in sorted(self.moto_dir.glob("*.pickle")):
-                backend_dict = get_backend(pickled.stem)
-                accounts = pickle.loads(pickled.read_bytes())
+            saved = pickle.loads(self.moto_file.read_bytes())
+            for name, accounts in saved.items():
+                backend_dict = get_backend(name)
                 backend_dict.clear()
                 backend_dict.update(accounts)
-                self._known_backends.add(pickled.stem)
-                restored.append(pickled.stem)
-        return restored
+                self._known_backends.add(name)
+        return sorted(saved)
 
     def save_backends(self, *names: str) -> None:
+        """Snapshot every backend that holds anything, ``names`` included, in one pickle.
+
+        One pickle, not one per service: a stack's resources are the very objects other services
+        keep (a rule is in both the stack and the event bus), and only a single pickle keeps them
+        one object after a restart. Backends only ever changed in-process (a stack's Lambda
+        function) are included because they hold state, not because a request named them.
+        """
         with self.lock:
-            for name in names:
-                self._known_backends.add(name)
-                try:
-                    data = dump_backend(dict(get_backend(name)))
-                except (TypeError, pickle.PicklingError, AttributeError) as error:
-                    log.error("state of %s cannot be saved and will not survive a restart: %s", name, error)
-                    continue
-                atomic_write(self.moto_dir / f"{name}.pickle", data)
+            self._known_backends.update(names)
+            backends = {name: dict(get_backend(name)) for name in sorted(self._known_backends | set(loaded_backends()))}
+            try:
+                data = dump_backend(backends)
+            except (TypeError, pickle.PicklingError, AttributeError):
+                data = dump_backend({name: b for name, b in backends.items() if self._picklable(name, b)})
+            atomic_write(self.moto_file, data)
+
+    @staticmethod
+    def _picklable(name: str, backend: dict) -> bool:
+        try:
+            dump_backend(backend)
+            return True
+        except (TypeError, pickle.PicklingError, AttributeError) as error:
+            log.error("state of %s cannot be saved and will not survive a restart: %s", name, error)
+            return False
 
     def save_all_backends(self, extra: set[str] | None = None) -> None:
-        """Every backend that holds anything, including those only ever changed in-process (a
-        stack's Lambda function or queue), which no request of their own would have saved."""
-        self.save_backends(*sorted(self._known_backends | (extra or set()) | set(loaded_backends())))
+        self.save_backends(*(extra or ()))
 
     def note_backend(self, name: str) -> None:
+        """Include ``name`` in every snapshot from now on, even before it holds anything."""
         self._known_backends.add(name)
 
     # our own JSON records ------------------------------------------------------------------

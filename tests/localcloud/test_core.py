@@ -36,7 +36,8 @@ def test_serves_on_loopback_and_persists_across_restart(tmp_path, monkeypatch):
 
 def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch):
     """A stack creates things in backends no request of their own ever touched (SQS, Lambda): they
-    must be saved too, or deleting the stack after a restart fails on what is missing."""
+    must be saved too, and stay the same objects the stack holds (a rule with targets), or deleting
+    the stack after a restart fails."""
     import json
 
     reset_moto()
@@ -47,6 +48,14 @@ def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch)
     template = {
         "Resources": {
             "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-only"}},
+            "Rule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Name": "stack-only-rule",
+                    "EventPattern": {"source": ["app.orders"]},
+                    "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}],
+                },
+            },
             "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
             "Function": {
                 "Type": "AWS::Lambda::Function",
@@ -72,7 +81,10 @@ def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch)
             "index.handler"
         )
         again.client("cloudformation").delete_stack(StackName="only-stack")
+        stacks = again.client("cloudformation").list_stacks()["StackSummaries"]
+        assert [s["StackStatus"] for s in stacks if s["StackName"] == "only-stack"] == ["DELETE_COMPLETE"], stacks
         assert again.client("sqs").list_queues().get("QueueUrls", []) == []
+        assert again.client("events").list_rules(NamePrefix="stack-only")["Rules"] == []
     finally:
         again.stop()
         reset_moto()
