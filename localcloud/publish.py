@@ -21,8 +21,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-
 from . import ACCOUNT_ID, DEFAULT_REGION, config
 
 STUDIO_ROLE_NAME = "LocalStudioExecutionRole"
@@ -41,13 +39,6 @@ class Published:
     stacks: dict[str, str] = field(default_factory=dict)
     uploads: int = 0
     products: list[dict] = field(default_factory=list)
-
-
-def _session(endpoint_url: str, region: str):
-    session = boto3.session.Session(
-        aws_access_key_id="localcloud", aws_secret_access_key="localcloud", region_name=region
-    )
-    return lambda service: session.client(service, endpoint_url=endpoint_url)
 
 
 def stack_artifacts(cdk_out: Path) -> list[tuple[str, Path]]:
@@ -82,7 +73,9 @@ def publish(
 ) -> Published:
     from service_catalog import publish as portfolio_publish
 
-    client = _session(endpoint_url, region)
+    def client(service: str):
+        return config.client(endpoint_url, service, region)
+
     s3 = client("s3")
     manifests = sorted(cdk_out.glob("*.assets.json"))
     if not manifests:
