@@ -1,8 +1,9 @@
-"""The front door: routes each request to our handlers or to moto, and snapshots what changed.
+"""The router: sends each request to our handlers or to moto, and snapshots what changed.
 
 JSON-protocol operations are routed by their ``X-Amz-Target`` (``SageMaker.StartPipelineExecution``);
-REST operations that moto lacks (``POST /endpoints/<name>/invocations``) by method and path. Anything
-not claimed goes to moto unchanged.
+REST operations that moto lacks (``POST /endpoints/<name>/invocations``) by method and path, and the
+front door (``front_door.py``) serves those on kept-alive connections through ``claim`` and
+``serve_claimed``. Anything not claimed goes to moto unchanged.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ JsonHandler = Callable[[Call], dict[str, Any]]
 RawHandler = Callable[[Call], Response]
 
 
-def _signing_scope(environ: dict[str, Any]) -> tuple[str | None, str]:
-    auth = environ.get("HTTP_AUTHORIZATION", "")
+def _signing_scope(authorization: str) -> tuple[str | None, str]:
+    """The service and region a SigV4 ``Authorization`` header was signed for."""
     try:
-        scope = auth.split(",")[0].split()[1].split("/")
+        scope = authorization.split(",")[0].split()[1].split("/")
         return scope[3].lower(), scope[2]
     except (IndexError, ValueError):
         return None, DEFAULT_REGION
@@ -95,20 +96,40 @@ class Gateway:
         return register
 
     # dispatch ----------------------------------------------------------------------------
+    def claim(self, method: str, path: str) -> tuple[RawHandler, re.Match] | None:
+        """Our own REST route for this request, if any (the front door serves these itself)."""
+        for route_method, pattern, handler in self.raw_handlers:
+            if route_method == method:
+                match = pattern.fullmatch(path)
+                if match:
+                    return handler, match
+        return None
+
+    def serve_claimed(
+        self,
+        claimed: tuple[RawHandler, re.Match],
+        raw: bytes,
+        headers: dict[str, str],
+        path: str,
+        query: dict[str, list[str]],
+    ) -> Response:
+        """Run a claimed route's handler; ``headers`` have lower-cased names."""
+        handler, match = claimed
+        _, region = _signing_scope(headers.get("authorization", ""))
+        call = Call("", {}, region, ACCOUNT_ID, raw, headers, path, match, query)
+        return self._produce(partial(handler, call))
+
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ)
         raw = request.get_data(cache=True)
-        service, region = _signing_scope(environ)
+        service, region = _signing_scope(environ.get("HTTP_AUTHORIZATION", ""))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
-        for method, pattern, handler in self.raw_handlers:
-            match = pattern.fullmatch(request.path)
-            if match and request.method == method:
-                call = Call(
-                    "", {}, region, ACCOUNT_ID, raw, headers, request.path, match, request.args.to_dict(flat=False)
-                )
-                return self._respond(partial(handler, call), environ, start_response)
+        claimed = self.claim(request.method, request.path)
+        if claimed:
+            response = self.serve_claimed(claimed, raw, headers, request.path, request.args.to_dict(flat=False))
+            return response(environ, start_response)
 
         if "." in target:
             prefix, operation = target.split(".", 1)
@@ -116,7 +137,7 @@ class Gateway:
             if handler:
                 body = json.loads(raw or b"{}")
                 call = Call(operation, body, region, ACCOUNT_ID, raw, headers, request.path)
-                return self._respond(lambda: self._json_response(handler(call)), environ, start_response)
+                return self._produce(lambda: self._json_response(handler(call)))(environ, start_response)
         else:
             operation = None
             if request.mimetype == "application/x-www-form-urlencoded" and raw:
@@ -134,7 +155,7 @@ class Gateway:
                         request.path,
                         query=form,
                     )
-                    return self._respond(partial(handler, call), environ, start_response)
+                    return self._produce(partial(handler, call))(environ, start_response)
         if "." in target:
             operation = target.split(".", 1)[1]
 
@@ -152,7 +173,8 @@ class Gateway:
         return Response(json.dumps(result, default=str), mimetype="application/x-amz-json-1.1")
 
     @staticmethod
-    def _respond(produce: Callable[[], Response], environ: dict, start_response: Callable) -> Any:
+    def _produce(produce: Callable[[], Response]) -> Response:
+        """The handler's response, or its error in AWS's shape."""
         try:
             response = produce()
         except AwsError as error:
@@ -169,4 +191,4 @@ class Gateway:
                 status=500,
                 mimetype="application/x-amz-json-1.1",
             )
-        return response(environ, start_response)
+        return response

@@ -14,20 +14,12 @@ import threading
 from pathlib import Path
 
 import boto3
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from . import DEFAULT_REGION, config
+from .front_door import FrontDoorServer
 from .gateway import Gateway
 from .state import StateStore
-
-
-class QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler without a log line per request (endpoints get thousands)."""
-
-    def log_request(self, code="-", size="-"):  # noqa: ARG002 - werkzeug's signature
-        if isinstance(code, int) and code >= 500:
-            super().log_request(code, size)
 
 
 class LocalCloud:
@@ -36,7 +28,7 @@ class LocalCloud:
     def __init__(self, state_dir: Path | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.state = StateStore(state_dir or config.state_dir())
         self.gateway = Gateway(DomainDispatcherApplication(create_backend_app), self.state)
-        self._server = make_server(host, port, self.gateway, threaded=True, request_handler=QuietRequestHandler)
+        self._server = FrontDoorServer(host, port, self.gateway)
         self.host, self.port = self._server.server_address[:2]
         self._thread: threading.Thread | None = None
         self.services: list = []

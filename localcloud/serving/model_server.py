@@ -15,18 +15,15 @@ import os
 import socketserver
 import sys
 import traceback
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from localcloud import http11
 from localcloud.serving.handlers import JSON, Handlers, ScriptError
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
 DEFAULT_PORT_FILE = "/opt/ml/server-port"
 TEXT = "text/plain; charset=utf-8"
-MAX_LINE = 65536
-MAX_HEADERS = 100
-REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class ModelHTTPServer(socketserver.ThreadingTCPServer):
@@ -73,90 +70,38 @@ class ModelHTTPServer(socketserver.ThreadingTCPServer):
         return 200, data, response_type
 
 
-class BadRequest(Exception):
-    """The bytes on the connection are not an HTTP/1.x request we can read."""
-
-
 class ConnectionHandler(socketserver.StreamRequestHandler):
-    """A small HTTP/1.1 reader and writer: just what the serving contract needs, kept lean because
-    every invocation passes through it (the stdlib's http.server parses headers with email.parser).
-    """
+    """Serves one keep-alive connection: the local cloud reuses a few per model server."""
 
     disable_nagle_algorithm = True  # small responses go out at once
     server: ModelHTTPServer
 
     def handle(self) -> None:
         while True:
+            http11.ack_promptly(self.connection)
             try:
-                request = self._read_request()
-            except BadRequest as error:
-                self._send(400, str(error).encode(), TEXT, keep_alive=False)
+                request = http11.read_request(self.rfile, self.wfile)
+            except http11.BadRequest as error:
+                http11.write_response(self.wfile, 400, str(error).encode(), [("Content-Type", TEXT)], False)
                 return
             except (ConnectionError, TimeoutError):
                 return
             if request is None:
                 return
-            method, path, headers, body, keep_alive = request
-            status, data, content_type = self.server.answer(method, path, headers, body)
+            status, data, content_type = self.server.answer(request.method, request.path, request.headers, request.body)
             try:
-                self._send(status, b"" if method == "HEAD" else data, content_type, keep_alive)
+                http11.write_response(
+                    self.wfile,
+                    status,
+                    data,
+                    [("Content-Type", content_type)],
+                    request.keep_alive,
+                    head_only=request.method == "HEAD",
+                )
             except (ConnectionError, TimeoutError):
                 return
-            if not keep_alive:
+            if not request.keep_alive:
                 return
-
-    def _read_request(self) -> tuple[str, str, dict[str, str], bytes, bool] | None:
-        line = self.rfile.readline(MAX_LINE + 1)
-        while line in (b"\r\n", b"\n"):  # tolerated between requests
-            line = self.rfile.readline(MAX_LINE + 1)
-        if not line:
-            return None
-        try:
-            method, target, version = line.decode("latin-1").split()
-        except ValueError:
-            raise BadRequest(f"malformed request line {line[:80]!r}") from None
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = raw.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        else:
-            raise BadRequest("too many headers")
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = self._read_chunked()
-        else:
-            length = int(headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if len(body) < length:
-                raise ConnectionError("request body cut short")
-        connection = headers.get("connection", "").lower()
-        keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-        return method, target.split("?", 1)[0], headers, body, keep_alive
-
-    def _read_chunked(self) -> bytes:
-        parts = []
-        while True:
-            size_line = self.rfile.readline(MAX_LINE + 1)
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise BadRequest("malformed chunk size") from None
-            if size == 0:
-                while self.rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(MAX_LINE + 1)
-
-    def _send(self, status: int, data: bytes, content_type: str, keep_alive: bool) -> None:
-        head = (
-            f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
-        ).encode("latin-1")
-        self.wfile.write(head + data)  # one write: no header/body split on the wire
 
 
 def _write_port(port_file: Path, port: int) -> None:

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from localcloud import http11
+
 INVOCATION_TIMEOUT_SECONDS = 60.0  # SageMaker's own limit for a real-time invocation
 _RNG = random.Random()
 FORWARDED_HEADERS = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes")
@@ -26,21 +28,35 @@ class UpstreamResponse:
     custom_attributes: str | None
 
 
+class _Connection:
+    """One kept-alive TCP connection to a model server."""
+
+    def __init__(self, host: str, port: int, timeout: float):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+
+    def exchange(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, bool]:
+        self.sock.sendall(http11.encode_request("POST", path, headers, body))
+        return http11.read_response(self.rfile)
+
+    def close(self) -> None:
+        self.rfile.close()
+        self.sock.close()
+
+
 class Upstream:
     """One model server's address and its idle connections."""
 
     def __init__(self, host: str, port: int, timeout: float = INVOCATION_TIMEOUT_SECONDS):
         self.host, self.port, self.timeout = host, port, timeout
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[_Connection] = []
         self._lock = threading.Lock()
 
-    def _connect(self) -> http.client.HTTPConnection:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        connection.connect()
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection
+    def _connect(self) -> _Connection:
+        return _Connection(self.host, self.port, self.timeout)
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self) -> tuple[_Connection, bool]:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
@@ -56,13 +72,11 @@ class Upstream:
             ) from None
         while True:
             try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
+                status, response_headers, data, keep_alive = connection.exchange(path, body, headers)
             except TimeoutError:
                 connection.close()
                 raise UpstreamUnavailable(f"the model server did not answer within {self.timeout:.0f} s") from None
-            except (http.client.HTTPException, OSError) as error:
+            except (http11.BadRequest, OSError) as error:
                 connection.close()
                 if reused:
                     reused = False
@@ -73,16 +87,16 @@ class Upstream:
                     continue
                 raise UpstreamUnavailable(f"the model server dropped the request: {error!r}") from None
             break
-        if response.will_close:
-            connection.close()
-        else:
+        if keep_alive:
             with self._lock:
                 self._idle.append(connection)
+        else:
+            connection.close()
         return UpstreamResponse(
-            response.status,
+            status,
             data,
-            response.getheader("Content-Type", "application/octet-stream"),
-            response.getheader("X-Amzn-SageMaker-Custom-Attributes"),
+            response_headers.get("content-type", "application/octet-stream"),
+            response_headers.get("x-amzn-sagemaker-custom-attributes"),
         )
 
     def ping(self, timeout: float = 2.0) -> bool:

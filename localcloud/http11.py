@@ -1,0 +1,205 @@
+"""A lean HTTP/1.1 reader and writer for the local cloud's hot paths.
+
+Every endpoint invocation crosses HTTP twice: client to the front door, front door to the model
+server. Both ends use this module rather than ``http.server`` (which parses headers with
+``email.parser``) and both keep connections alive, so a request costs a few reads and one write
+instead of a TCP handshake and a new thread. It reads only what those paths need: a request line,
+headers, and a body framed by Content-Length or chunked encoding.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import parse_qs
+
+MAX_LINE = 65536
+MAX_HEADERS = 100
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+FRAMING_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive"})
+
+
+class BadRequest(Exception):
+    """The bytes on the connection are not an HTTP/1.x request we can read."""
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.target.partition("?")[2])
+
+    @property
+    def keep_alive(self) -> bool:
+        connection = self.headers.get("connection", "").lower()
+        return connection != "close" if self.version == "HTTP/1.1" else connection == "keep-alive"
+
+
+def ack_promptly(connection: socket.socket) -> None:
+    """Acknowledge the next incoming segment at once instead of after the delayed-ACK timer.
+
+    botocore leaves Nagle's algorithm on and sends a request's headers and body in two writes, so
+    the body waits for the headers' ACK; Linux would hold that ACK until it has something to send.
+    The flag is not sticky, hence a call before each request.
+    """
+    try:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    except (AttributeError, OSError):  # not Linux: nothing to tune
+        pass
+
+
+def read_request_line(rfile: io.BufferedIOBase) -> tuple[bytes, tuple[str, str, str]] | None:
+    """The next request line, raw and split; None when the peer closed the connection."""
+    line = rfile.readline(MAX_LINE + 1)
+    while line in (b"\r\n", b"\n"):  # tolerated between requests
+        line = rfile.readline(MAX_LINE + 1)
+    if not line:
+        return None
+    try:
+        method, target, version = line.decode("latin-1").split()
+    except ValueError:
+        raise BadRequest(f"malformed request line {line[:80]!r}") from None
+    return line, (method, target, version)
+
+
+def read_rest(
+    rfile: io.BufferedIOBase, wfile: io.BufferedIOBase, method: str, target: str, version: str
+) -> HttpRequest:
+    """Headers and body of the request whose line was just read (answers ``Expect: 100-continue``)."""
+    headers = read_headers(rfile)
+    if headers.get("expect", "").lower() == "100-continue":
+        wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return HttpRequest(method, target, version, headers, read_body(rfile, headers))
+
+
+def read_headers(rfile: io.BufferedIOBase) -> dict[str, str]:
+    """Header lines up to the blank line, names lower-cased."""
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADERS):
+        raw = rfile.readline(MAX_LINE + 1)
+        if raw in (b"\r\n", b"\n", b""):
+            return headers
+        name, _, value = raw.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    raise BadRequest("too many headers")
+
+
+def read_body(rfile: io.BufferedIOBase, headers: dict[str, str]) -> bytes:
+    """A message body framed by chunked encoding or Content-Length (none: empty)."""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        return _read_chunked(rfile)
+    try:
+        length = int(headers.get("content-length") or 0)
+    except ValueError:
+        raise BadRequest(f"malformed Content-Length {headers['content-length']!r}") from None
+    body = rfile.read(length) if length > 0 else b""
+    if len(body) < length:
+        raise ConnectionError("body cut short")
+    return body
+
+
+def read_request(rfile: io.BufferedIOBase, wfile: io.BufferedIOBase) -> HttpRequest | None:
+    """The next whole request on a connection; None when the peer closed it."""
+    found = read_request_line(rfile)
+    if found is None:
+        return None
+    return read_rest(rfile, wfile, *found[1])
+
+
+def _read_chunked(rfile: io.BufferedIOBase) -> bytes:
+    parts = []
+    while True:
+        size_line = rfile.readline(MAX_LINE + 1)
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise BadRequest("malformed chunk size") from None
+        if size == 0:
+            while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        parts.append(rfile.read(size))
+        rfile.readline(MAX_LINE + 1)
+
+
+def write_response(
+    wfile: io.BufferedIOBase,
+    status: int,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    keep_alive: bool,
+    head_only: bool = False,
+) -> None:
+    """One write per response, so header and body never go out as separate packets.
+
+    Framing is ours: Content-Length and Connection in ``headers`` are replaced.
+    """
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
+    lines.extend(f"{name}: {value}" for name, value in headers if name.lower() not in FRAMING_HEADERS)
+    lines.append(f"Content-Length: {len(body)}")
+    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    wfile.write(head if head_only else head + body)
+
+
+def encode_request(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    """A whole request, framed by Content-Length, keeping the connection (send it in one go)."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines.extend(f"{name}: {value}" for name, value in headers.items() if name.lower() not in FRAMING_HEADERS)
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def read_response(rfile: io.BufferedIOBase) -> tuple[int, dict[str, str], bytes, bool]:
+    """Status, headers, body, and whether the server keeps the connection open."""
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if not line:
+            raise ConnectionError("the server closed the connection without answering")
+        try:
+            version, status_text = line.decode("latin-1").split(None, 2)[:2]
+            status = int(status_text)
+        except ValueError:
+            raise BadRequest(f"malformed status line {line[:80]!r}") from None
+        headers = read_headers(rfile)
+        if status != 100:
+            break
+    body = read_body(rfile, headers)
+    connection = headers.get("connection", "").lower()
+    keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+    return status, headers, body, keep_alive
+
+
+class Replay(io.RawIOBase):
+    """A stream that yields ``consumed`` first, then whatever ``rest`` reads: hands a connection
+    whose request line we already read to a server that wants to read it again."""
+
+    def __init__(self, consumed: bytes, rest: io.BufferedIOBase):
+        super().__init__()
+        self._pending = memoryview(consumed)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._pending:
+            count = min(len(buffer), len(self._pending))
+            buffer[:count] = self._pending[:count]
+            self._pending = self._pending[count:]
+            return count
+        data = self._rest.read1(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
