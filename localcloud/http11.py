@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs
@@ -43,8 +44,25 @@ class HttpRequest:
 
     @property
     def keep_alive(self) -> bool:
-        connection = self.headers.get("connection", "").lower()
-        return connection != "close" if self.version == "HTTP/1.1" else connection == "keep-alive"
+        return keeps_alive(self.version, self.headers)
+
+
+def keeps_alive(version: str, headers: dict[str, str]) -> bool:
+    """HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it."""
+    connection = headers.get("connection", "").lower()
+    return connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+
+
+def _head(
+    first_line: str, headers: Iterable[tuple[str, str]], body_length: int, connection: str | None = None
+) -> bytes:
+    """The start line and headers, with our own framing in place of any the caller passed."""
+    lines = [first_line]
+    lines.extend(f"{name}: {value}" for name, value in headers if name.lower() not in FRAMING_HEADERS)
+    lines.append(f"Content-Length: {body_length}")
+    if connection:
+        lines.append(f"Connection: {connection}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def ack_promptly(connection: socket.socket) -> None:
@@ -146,20 +164,14 @@ def write_response(
 
     Framing is ours: Content-Length and Connection in ``headers`` are replaced.
     """
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
-    lines.extend(f"{name}: {value}" for name, value in headers if name.lower() not in FRAMING_HEADERS)
-    lines.append(f"Content-Length: {len(body)}")
-    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    status_line = f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"
+    head = _head(status_line, headers, len(body), "keep-alive" if keep_alive else "close")
     wfile.write(head if head_only else head + body)
 
 
 def encode_request(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
     """A whole request, framed by Content-Length, keeping the connection (send it in one go)."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines.extend(f"{name}: {value}" for name, value in headers.items() if name.lower() not in FRAMING_HEADERS)
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return _head(f"{method} {path} HTTP/1.1", [("Host", "127.0.0.1"), *headers.items()], len(body)) + body
 
 
 def read_response(rfile: io.BufferedIOBase) -> tuple[int, dict[str, str], bytes, bool]:
@@ -176,10 +188,7 @@ def read_response(rfile: io.BufferedIOBase) -> tuple[int, dict[str, str], bytes,
         headers = read_headers(rfile)
         if status != 100:
             break
-    body = read_body(rfile, headers)
-    connection = headers.get("connection", "").lower()
-    keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-    return status, headers, body, keep_alive
+    return status, headers, read_body(rfile, headers), keeps_alive(version, headers)
 
 
 class Replay(io.RawIOBase):
