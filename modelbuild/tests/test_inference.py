@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 import tarfile
 
 import pandas as pd
@@ -59,6 +61,32 @@ def test_predictions_match_the_model(served, test_rows):
     features, _ = test_rows
     response = invoke(served, features.to_csv(header=False, index=False), "text/csv")
     assert [p["label"] for p in response["predictions"]] == model.predict(features).tolist()
+    # the model was fitted on named columns: values sent in that order get the same probabilities
+    expected = model.predict_proba(features)
+    for prediction, row in zip(response["predictions"], expected, strict=True):
+        assert [prediction["probabilities"][str(c)] for c in model.classes_] == pytest.approx(row.tolist())
+
+
+def test_serving_logs_no_warning_per_request(step_run, test_rows, tmp_path):
+    """A fresh process, as the container runs it: the model's feature names must not produce a
+    warning on every invocation (it would flood the endpoint's log)."""
+    model_root = tmp_path / "opt_ml_model"
+    with tarfile.open(step_run["archive"]) as tar:
+        tar.extractall(model_root, filter="data")
+    body = test_rows[0].head(2).to_csv(header=False, index=False)
+    program = (
+        "import sys; sys.path.insert(0, sys.argv[1] + '/code'); import inference as i; "
+        "m = i.model_fn(sys.argv[1]); "
+        "print(i.output_fn(i.predict_fn(i.input_fn(sys.argv[2], 'text/csv'), m), 'application/json'))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "default", "-c", program, str(model_root), body],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(json.loads(run.stdout)["predictions"]) == 2
+    assert run.stderr == ""
 
 
 @pytest.mark.parametrize(
