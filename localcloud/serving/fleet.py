@@ -110,7 +110,7 @@ class ModelServer:
             if self.process.poll() is not None:
                 raise ServerFailed(self.failure_reason())
             if self.upstream is None and port_file.exists():
-                self.upstream = Upstream("127.0.0.1", int(port_file.read_text()))
+                self.upstream = Upstream("127.0.0.1", [int(port) for port in port_file.read_text().split()])
             if self.upstream is not None and self.upstream.ping():
                 return
             time.sleep(delay)

@@ -2,8 +2,14 @@
 
 ``GET /ping`` answers 200 once the model is loaded; ``POST /invocations`` runs the inference
 script's handlers. It loads the model before it listens, so a server that listens is a server that
-can serve, then writes its port to ``--port-file`` for the local cloud to find. Startup failures
+can serve, then writes its ports to ``--port-file`` for the local cloud to find. Startup failures
 end with one ``ERROR:`` line (the endpoint's FailureReason) and a non-zero exit.
+
+Like the scikit-learn serving container, it runs ``SAGEMAKER_MODEL_SERVER_WORKERS`` worker
+processes (default: one per CPU, at most four here, where every endpoint shares one machine), so
+that one variant uses more than one core. The workers are forked after the model is loaded and share
+it; each listens on a port of its own and the local cloud sends each invocation to the least busy.
+A worker that dies is replaced.
 
 Run inside the sandbox as ``python3 -m localcloud.serving.model_server``.
 """
@@ -11,9 +17,12 @@ Run inside the sandbox as ``python3 -m localcloud.serving.model_server``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import signal
 import socketserver
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,8 @@ from localcloud.serving.handlers import JSON, Handlers, ScriptError
 DEFAULT_MODEL_DIR = "/opt/ml/model"
 DEFAULT_PORT_FILE = "/opt/ml/server-port"
 TEXT = "text/plain; charset=utf-8"
+WORKERS_VARIABLE = "SAGEMAKER_MODEL_SERVER_WORKERS"
+MAX_DEFAULT_WORKERS = 4
 
 
 class ModelHTTPServer(socketserver.ThreadingTCPServer):
@@ -104,18 +115,94 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
                 return
 
 
-def _write_port(port_file: Path, port: int) -> None:
+def worker_count(environ: dict[str, str] | os._Environ = os.environ) -> int:
+    """``SAGEMAKER_MODEL_SERVER_WORKERS``, else one per CPU this process may use (at most four)."""
+    value = environ.get(WORKERS_VARIABLE, "").strip()
+    if not value:
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{WORKERS_VARIABLE} must be a whole number of at least 1, got {value!r}: "
+            "fix it in the model's Environment or leave it out for one worker per CPU"
+        )
+    return int(value)
+
+
+def _write_ports(port_file: Path, ports: list[int]) -> None:
     tmp = port_file.with_name(port_file.name + ".tmp")
-    tmp.write_text(str(port))
+    tmp.write_text(" ".join(map(str, ports)))
     os.replace(tmp, port_file)
+
+
+def _die_with_parent() -> None:
+    """Outside the sandbox nothing else would stop a worker whose supervisor was killed."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _serve(server: ModelHTTPServer) -> None:
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _fork_worker(server: ModelHTTPServer) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _die_with_parent()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _serve(server)
+        except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's code
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def supervise(servers: list[ModelHTTPServer]) -> None:
+    """Run one forked worker per listening server and replace any that dies, until stopped."""
+    workers = {_fork_worker(server): server for server in servers}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            pid, status = os.wait()
+            server = workers.pop(pid, None)
+            if server is None:
+                continue
+            print(
+                f"model server worker {pid} on port {server.server_address[1]} exited "
+                f"({os.waitstatus_to_exitcode(status)}); starting another",
+                flush=True,
+            )
+            time.sleep(0.1)  # a worker that dies at once must not make this loop spin
+            workers[_fork_worker(server)] = server
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a SageMaker model on 127.0.0.1.")
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=0, help="the first worker's port; 0 picks a free port")
     parser.add_argument("--port-file", type=Path, default=Path(DEFAULT_PORT_FILE))
     args = parser.parse_args(argv)
+    try:
+        workers = worker_count()
+    except ValueError as error:
+        print(f"ERROR: {error}", flush=True)
+        return 1
     try:
         handlers = Handlers.from_environment()
         model = handlers.model_fn(args.model_dir)
@@ -126,22 +213,23 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"ERROR: loading the model failed: {type(error).__name__}: {error}", flush=True)
         return 1
-    server = ModelHTTPServer(
-        ("127.0.0.1", args.port),
-        handlers,
-        model,
-        default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON),
-        default_content_type=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE", JSON),
-    )
-    port = server.server_address[1]
-    _write_port(args.port_file, port)
-    print(f"model server listening on 127.0.0.1:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    servers = [
+        ModelHTTPServer(
+            ("127.0.0.1", args.port if index == 0 else 0),
+            handlers,
+            model,
+            default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON),
+            default_content_type=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE", JSON),
+        )
+        for index in range(workers)
+    ]
+    ports = [server.server_address[1] for server in servers]
+    _write_ports(args.port_file, ports)
+    print(f"model server listening on 127.0.0.1 port {', '.join(map(str, ports))}", flush=True)
+    if workers == 1:
+        _serve(servers[0])
+    else:
+        supervise(servers)
     return 0
 
 

@@ -45,32 +45,77 @@ class _Connection:
         self.sock.close()
 
 
-class Upstream:
-    """One model server's address and its idle connections."""
+class _Worker:
+    """One worker process of a model server: its port, idle connections and requests in flight."""
 
-    def __init__(self, host: str, port: int, timeout: float = INVOCATION_TIMEOUT_SECONDS):
-        self.host, self.port, self.timeout = host, port, timeout
-        self._idle: list[_Connection] = []
+    def __init__(self, port: int):
+        self.port = port
+        self.idle: list[_Connection] = []
+        self.in_flight = 0
+
+
+class Upstream:
+    """One model server's workers and their idle connections.
+
+    Each invocation goes to the worker with the fewest requests in flight (SageMaker routes between
+    instances the same way with ``LEAST_OUTSTANDING_REQUESTS``), so concurrent invocations use the
+    server's worker processes side by side.
+    """
+
+    def __init__(self, host: str, ports: Sequence[int], timeout: float = INVOCATION_TIMEOUT_SECONDS):
+        if not ports:
+            raise ValueError("a model server needs at least one port")
+        self.host, self.timeout = host, timeout
+        self._workers = [_Worker(port) for port in ports]
         self._lock = threading.Lock()
 
-    def _connect(self) -> _Connection:
-        return _Connection(self.host, self.port, self.timeout)
+    @property
+    def ports(self) -> list[int]:
+        return [worker.port for worker in self._workers]
 
-    def _take(self) -> tuple[_Connection, bool]:
+    def _connect(self, worker: _Worker) -> _Connection:
+        return _Connection(self.host, worker.port, self.timeout)
+
+    def _take(self) -> tuple[_Worker, _Connection | None]:
         with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self._connect(), False
+            worker = min(self._workers, key=lambda w: (w.in_flight, not w.idle))
+            worker.in_flight += 1
+            return worker, worker.idle.pop() if worker.idle else None
+
+    def _give_back(self, worker: _Worker, connection: _Connection | None) -> None:
+        with self._lock:
+            worker.in_flight -= 1
+            if connection is not None:
+                worker.idle.append(connection)
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
         """POST with a pooled connection; a stale pooled connection is retried once on a fresh one."""
+        worker, connection = self._take()
+        kept: _Connection | None = None
         try:
-            connection, reused = self._take()
-        except OSError as error:
-            raise UpstreamUnavailable(
-                f"cannot connect to the model server at {self.host}:{self.port}: {error}"
-            ) from None
+            status, response_headers, data, kept = self._exchange(worker, connection, path, body, headers)
+        finally:
+            self._give_back(worker, kept)
+        return UpstreamResponse(
+            status,
+            data,
+            response_headers.get("content-type", "application/octet-stream"),
+            response_headers.get("x-amzn-sagemaker-custom-attributes"),
+        )
+
+    def _exchange(
+        self, worker: _Worker, connection: _Connection | None, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, _Connection | None]:
+        """Status, headers, body, and the connection if it may be reused."""
+        reused = connection is not None
         while True:
+            if connection is None:
+                try:
+                    connection = self._connect(worker)
+                except OSError as error:
+                    raise UpstreamUnavailable(
+                        f"cannot connect to the model server at {self.host}:{worker.port}: {error}"
+                    ) from None
             try:
                 status, response_headers, data, keep_alive = connection.exchange(path, body, headers)
             except TimeoutError:
@@ -79,29 +124,23 @@ class Upstream:
             except (http11.BadRequest, OSError) as error:
                 connection.close()
                 if reused:
-                    reused = False
-                    try:
-                        connection = self._connect()
-                    except OSError as connect_error:
-                        raise UpstreamUnavailable(f"the model server is not answering: {connect_error}") from None
+                    reused, connection = False, None
                     continue
-                raise UpstreamUnavailable(f"the model server dropped the request: {error!r}") from None
-            break
-        if keep_alive:
-            with self._lock:
-                self._idle.append(connection)
-        else:
-            connection.close()
-        return UpstreamResponse(
-            status,
-            data,
-            response_headers.get("content-type", "application/octet-stream"),
-            response_headers.get("x-amzn-sagemaker-custom-attributes"),
-        )
+                raise UpstreamUnavailable(
+                    f"the model server at {self.host}:{worker.port} dropped the request: {error!r}"
+                ) from None
+            if not keep_alive:
+                connection.close()
+                connection = None
+            return status, response_headers, data, connection
 
     def ping(self, timeout: float = 2.0) -> bool:
+        """True once every worker answers ``GET /ping`` with 200."""
+        return all(self._ping(worker.port, timeout) for worker in self._workers)
+
+    def _ping(self, port: int, timeout: float) -> bool:
         try:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            connection = http.client.HTTPConnection(self.host, port, timeout=timeout)
             connection.request("GET", "/ping")
             ok = connection.getresponse().status == 200
             connection.close()
@@ -111,7 +150,9 @@ class Upstream:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [connection for worker in self._workers for connection in worker.idle]
+            for worker in self._workers:
+                worker.idle = []
         for connection in idle:
             connection.close()
 

@@ -159,20 +159,27 @@ def create_endpoint(local, name: str, variants: list[tuple[str, dict, float]]) -
     return wait_settled(sm, name)
 
 
-def server_ports(local, name: str) -> dict[str, int]:
-    """Where each variant's model server listens (read from its folder, as an operator would)."""
+def read_ports(port_file: Path) -> list[int]:
+    return [int(port) for port in port_file.read_text().split()]
+
+
+def server_ports(local, name: str) -> dict[str, list[int]]:
+    """Where each variant's model server workers listen (read from its folder, as an operator would)."""
     ports = {}
     for port_file in (local.state_dir / "endpoints" / "us-east-1" / name).glob("*/*/ml/server-port"):
-        ports[port_file.parent.parent.name] = int(port_file.read_text())
+        ports[port_file.parent.parent.name] = read_ports(port_file)
     return ports
 
 
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
+def refuses_connections(ports: list[int]) -> bool:
+    """True when no worker of a model server accepts connections any more."""
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except OSError:
+            pass
+    return True
 
 
 def csv_rows(rows: np.ndarray) -> str:
@@ -517,7 +524,7 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
         )
         sm.create_endpoint(EndpointName="survivor", EndpointConfigName="c")
         assert wait_settled(sm, "survivor")["EndpointStatus"] == "InService"
-        port = int(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")).read_text())
+        port = read_ports(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")))
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

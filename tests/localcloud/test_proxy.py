@@ -44,7 +44,7 @@ class StubHandler(socketserver.StreamRequestHandler):
 
 def test_requests_reuse_one_connection_and_carry_large_bodies():
     stub = StubModelServer()
-    upstream = Upstream("127.0.0.1", stub.server_address[1])
+    upstream = Upstream("127.0.0.1", [stub.server_address[1]])
     try:
         big = b"x" * (6 * 1024 * 1024)  # larger than one socket write: must still go out whole
         for body in (b"1,2", big, b"3,4"):
@@ -59,7 +59,7 @@ def test_requests_reuse_one_connection_and_carry_large_bodies():
 
 def test_a_connection_the_server_dropped_is_retried_on_a_fresh_one():
     stub = StubModelServer(hang_up_after_answer=True)
-    upstream = Upstream("127.0.0.1", stub.server_address[1])
+    upstream = Upstream("127.0.0.1", [stub.server_address[1]])
     try:
         assert upstream.post("/invocations", b"first", {}).body == b"echo:first"
         assert upstream.post("/invocations", b"second", {}).body == b"echo:second"
@@ -74,4 +74,4 @@ def test_a_server_that_is_gone_is_named_in_the_error():
     port = stub.server_address[1]
     stub.stop()
     with pytest.raises(UpstreamUnavailable, match=f"cannot connect to the model server at 127.0.0.1:{port}"):
-        Upstream("127.0.0.1", port, timeout=2).post("/invocations", b"1", {})
+        Upstream("127.0.0.1", [port], timeout=2).post("/invocations", b"1", {})
