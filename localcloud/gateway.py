@@ -48,6 +48,8 @@ RawHandler = Callable[[Call], Response]
 
 def _signing_scope(authorization: str) -> tuple[str | None, str]:
     """The service and region a SigV4 ``Authorization`` header was signed for."""
+    if not authorization:  # unsigned: a plain HTTP client of InvokeEndpoint
+        return None, DEFAULT_REGION
     try:
         scope = authorization.split(",")[0].split()[1].split("/")
         return scope[3].lower(), scope[2]

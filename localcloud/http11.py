@@ -40,7 +40,8 @@ class HttpRequest:
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(self.target.partition("?")[2])
+        query = self.target.partition("?")[2]
+        return parse_qs(query) if query else {}
 
     @property
     def keep_alive(self) -> bool:

@@ -377,8 +377,7 @@ class EndpointService:
                     "or asynchronous inference for large payloads."
                 ),
             )
-        backend = sagemaker_backends[call.account][call.region]
-        endpoint = backend.endpoints.get(name)
+        endpoint = _runtime_backend(call.account, call.region).endpoints.get(name)
         if endpoint is None:
             raise AwsError("ValidationError", f"Endpoint {name} of account {call.account} not found.")
         runtime = self._runtimes.get((call.account, call.region, name))
@@ -406,6 +405,8 @@ class EndpointService:
                     ),
                 )
             variant = target
+        elif len(deployed.servers) == 1:
+            (variant,) = deployed.servers
         else:
             variant = choose_variant(deployed.weights(endpoint))
         server = deployed.servers[variant]
@@ -430,6 +431,13 @@ class EndpointService:
             return responses.success(answer.body, answer.content_type, variant, answer.custom_attributes)
         message = answer.body.decode("utf-8", errors="replace").strip()
         return responses.model_error(call.region, call.account, name, variant, answer.status, message)
+
+
+def _runtime_backend(account: str, region: str) -> SageMakerModelBackend:
+    """The account's SageMaker backend without moto's global lock once it exists: every invocation
+    looks it up, and BackendDict's own lookup locks and scans all backends (moto 5.2.5)."""
+    accounts = dict.get(sagemaker_backends, account) or sagemaker_backends[account]
+    return dict.get(accounts, region) or accounts[region]
 
 
 # moto hooks ---------------------------------------------------------------------------------
