@@ -314,6 +314,27 @@ def test_model_that_cannot_load_fails_with_the_servers_last_words(local, tmp_pat
     assert "loading the model failed" in reason
 
 
+def test_the_models_environment_sets_the_number_of_server_workers(local, artifact, dataset):
+    workers = {**SERVING_ENV, "SAGEMAKER_MODEL_SERVER_WORKERS": "3"}
+    container = {"Image": IMAGE, "ModelDataUrl": artifact, "Environment": workers}
+    assert create_endpoint(local, "three-workers", [("AllTraffic", container, 1.0)])["EndpointStatus"] == "InService"
+    assert len(server_ports(local, "three-workers")["AllTraffic"]) == 3
+    runtime = local.client("sagemaker-runtime")
+    response = runtime.invoke_endpoint(
+        EndpointName="three-workers", Body=csv_rows(dataset[0][:2]), ContentType="text/csv"
+    )
+    assert len(json.loads(response["Body"].read())["predictions"]) == 2
+
+    bad = {**SERVING_ENV, "SAGEMAKER_MODEL_SERVER_WORKERS": "many"}
+    container = {"Image": IMAGE, "ModelDataUrl": artifact, "Environment": bad}
+    description = create_endpoint(local, "bad-workers", [("AllTraffic", container, 1.0)])
+    assert description["EndpointStatus"] == "Failed"
+    assert (
+        "SAGEMAKER_MODEL_SERVER_WORKERS must be a whole number of at least 1, got 'many'"
+        in description["FailureReason"]
+    )
+
+
 # updates, variants, deletion -------------------------------------------------------------------
 def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_arn, artifact, model, dataset):
     sm = local.client("sagemaker")
