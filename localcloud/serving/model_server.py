@@ -24,6 +24,7 @@ import socketserver
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
                 return
 
 
-def worker_count(environ: dict[str, str] | os._Environ = os.environ) -> int:
+def worker_count(environ: Mapping[str, str] = os.environ) -> int:
     """``SAGEMAKER_MODEL_SERVER_WORKERS``, else one per CPU this process may use (at most four)."""
     value = environ.get(WORKERS_VARIABLE, "").strip()
     if not value:
@@ -134,12 +135,14 @@ def _write_ports(port_file: Path, ports: list[int]) -> None:
     os.replace(tmp, port_file)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(supervisor: int) -> None:
     """Outside the sandbox nothing else would stop a worker whose supervisor was killed."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != supervisor:  # it died before the signal was armed
+        os._exit(1)
 
 
 def _serve(server: ModelHTTPServer) -> None:
@@ -152,11 +155,12 @@ def _serve(server: ModelHTTPServer) -> None:
 
 
 def _fork_worker(server: ModelHTTPServer) -> int:
+    supervisor = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            _die_with_parent()
+            _die_with_parent(supervisor)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             _serve(server)
         except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's code

@@ -69,10 +69,6 @@ class Upstream:
         self._workers = [_Worker(port) for port in ports]
         self._lock = threading.Lock()
 
-    @property
-    def ports(self) -> list[int]:
-        return [worker.port for worker in self._workers]
-
     def _connect(self, worker: _Worker) -> _Connection:
         return _Connection(self.host, worker.port, self.timeout)
 
