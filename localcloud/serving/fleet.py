@@ -140,14 +140,27 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
-    """Return once no process of the group is left, so its port is free when stop() returns."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: they hold no port, and the
+    sandbox's inner process is reparented to the machine's init once bwrap is killed, which may take
+    seconds to reap it (or never, as the first process of many containers)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
         try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                state, _, group = stat.read().rpartition(b")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state != b"Z":
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Return once no process of the group is left running, so its ports are free when stop() returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_running(pgid):
         time.sleep(0.005)
 
 
