@@ -35,6 +35,7 @@ class LocalCloud:
         self.stopping = threading.Event()
         self._clients: dict[tuple[str, str], object] = {}
         self._clients_lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
 
     @property
     def url(self) -> str:
@@ -46,15 +47,18 @@ class LocalCloud:
     def client(self, service: str, region: str = DEFAULT_REGION):
         """A boto3 client for our own API: internal work goes through the same front door as users.
 
-        Clients are thread-safe once made, so one per service and region is shared.
+        Clients are thread-safe once made, so one per service and region is shared. They come from
+        one session (sessions are not thread-safe: the lock guards it), which reads botocore's data
+        files once instead of once per client.
         """
         with self._clients_lock:
             key = (service, region)
             if key not in self._clients:
-                session = boto3.session.Session(
-                    aws_access_key_id="localcloud", aws_secret_access_key="localcloud", region_name=region
-                )
-                self._clients[key] = session.client(service, endpoint_url=self.url)
+                if self._session is None:
+                    self._session = boto3.session.Session(
+                        aws_access_key_id="localcloud", aws_secret_access_key="localcloud"
+                    )
+                self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self.url)
             return self._clients[key]
 
     def start(self) -> LocalCloud:

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError as MotoValidationError
 from moto.sagemaker.models import (
@@ -98,13 +97,6 @@ class EndpointService:
         self._runtimes: dict[Key, Runtime] = {}
         self._lock = threading.Lock()
         self._stopping = False
-        self._s3 = boto3.client(
-            "s3",
-            endpoint_url=cloud.url,
-            region_name="us-east-1",
-            aws_access_key_id="localcloud",
-            aws_secret_access_key="localcloud",
-        )
         self.logs = LogShipper(self.state)
         self.capture = CaptureWriter(lambda: cloud.client("s3"), self.logs.note)
 
@@ -173,7 +165,7 @@ class EndpointService:
         deployed = Fleet(config_name, specs, data_capture, capture_settings)
         try:
             for spec in specs:
-                environment = artifacts.prepare(self._s3, spec, folder / spec.variant_name / "ml")
+                environment = artifacts.prepare(self.cloud.client("s3"), spec, folder / spec.variant_name / "ml")
                 deployed.servers[spec.variant_name] = fleet.start(
                     folder / spec.variant_name, spec.variant_name, environment, self.records
                 )
