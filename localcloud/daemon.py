@@ -49,9 +49,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, timeout: float) -> bool:
+    """Whether the server answers an API request. It listens before it has restored its state, and a
+    connection made meanwhile waits in the backlog: the probe waits for the answer, not retries."""
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False
@@ -92,7 +94,7 @@ def start(state_dir: Path | None = None, port: int | None = None, timeout: float
             raise RuntimeError(
                 f"the local cloud exited during start-up (port {port} in use? set LOCALCLOUD_PORT):\n" + "\n".join(tail)
             )
-        if _answers(url):
+        if _answers(url, max(0.1, deadline - time.monotonic())):
             return Status(True, process.pid, url, state_dir)
         time.sleep(0.05)
     process.kill()

@@ -62,8 +62,10 @@ class LocalCloud:
             return self._clients[key]
 
     def start(self) -> LocalCloud:
+        from .moto_preload import import_cloudformation_models
         from .services import install_all
 
+        import_cloudformation_models()  # restoring the state needs them; this imports them faster
         self.state.restore_backends()
         self.services = install_all(self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud-http", daemon=True)
