@@ -9,6 +9,7 @@ session as usual.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import boto3
@@ -18,6 +19,8 @@ _LOCK = threading.Lock()
 
 def import_cloudformation_models() -> None:
     with _LOCK:
+        if "moto.cloudformation.models" in sys.modules:
+            return  # imported already (another local cloud in this process, or a test)
         real = boto3.Session
         shared = real()
         window = {"open": True}
