@@ -15,10 +15,15 @@ breast-cancer data, with ``code/inference.py``), then times single-row requests:
 
 Prints requests per second and p50/p99 latency side by side, and each endpoint rate as a share of
 the in-process ``predict_proba`` rate. A machine whose speed drifts (a shared virtual machine's
-does, by up to half within minutes) would decide the share by chance, so every rate is the best of
-three runs, in-process and through the endpoint alike, and the in-process reference is measured
-before and after the endpoint rows, the higher counting, so a machine that slowed down meanwhile
-cannot flatter the share. Loopback only; each loop is bounded by a request count and a time.
+does, by up to half within minutes) would otherwise decide the share by chance:
+
+- the single-client rows and the in-process rows are each the best of three runs, and their share
+  is of the higher in-process rate, measured before and after the endpoint rows;
+- the load rows run three windows, and the in-process rate is measured in the quiet gap before each
+  window and after the last; each window's share is of the higher of its two neighbours, and the
+  target is judged on the median of the three.
+
+Loopback only; each loop is bounded by a request count and a time.
 
     python bench/endpoint.py [--requests 2000] [--seconds 20] [--clients 2] [--data-capture PERCENT]
 
