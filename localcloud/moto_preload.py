@@ -22,11 +22,11 @@ def import_cloudformation_models() -> None:
         if "moto.cloudformation.models" in sys.modules:
             return  # imported already (another local cloud in this process, or a test)
         real = boto3.Session
-        shared = real()
-        window = {"open": True}
+        shared: boto3.Session | None = real()
 
         def session(*args, **kwargs):
-            if window["open"] and not (args or kwargs):
+            # modules imported meanwhile keep this function: afterwards it makes new sessions again
+            if shared is not None and not (args or kwargs):
                 return shared
             return real(*args, **kwargs)
 
@@ -34,5 +34,5 @@ def import_cloudformation_models() -> None:
         try:
             import moto.cloudformation.models  # noqa: F401 - imported for its side effect of loading
         finally:
-            window["open"] = False
+            shared = None
             boto3.Session = real

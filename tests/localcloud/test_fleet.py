@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from localcloud.serving import fleet
 
@@ -22,7 +23,7 @@ def test_a_group_whose_processes_are_all_zombies_is_gone_at_once():
         while fleet._group_running(process.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         # not reaped yet: a zombie of ours, as the sandbox's inner process is of init
-        assert open(f"/proc/{process.pid}/stat").read().rpartition(")")[2].split()[0] == "Z"
+        assert Path(f"/proc/{process.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
         started = time.monotonic()
         fleet._wait_group_gone(process.pid)
         assert time.monotonic() - started < 1
