@@ -1,0 +1,5 @@
+"""The security suite drives attacks through the real HTTP API and real jobs of a running local cloud."""
+
+from __future__ import annotations
+
+from tests.localcloud.conftest import aws, cloud  # noqa: F401 - shared fixtures
