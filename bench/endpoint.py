@@ -99,17 +99,26 @@ def boto3_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
 
 
 def http_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
-    """InvokeEndpoint's request as boto3 sends it, minus the signature the local cloud ignores,
-    from a lean HTTP/1.1 client (as a load generator would be) so that the client takes as little
-    as possible of the CPU the endpoint runs on."""
+    """InvokeEndpoint's request as boto3 sends it, signed once and replayed (a signature stays valid
+    for minutes), from a lean HTTP/1.1 client (as a load generator would be) so that the client takes
+    as little as possible of the CPU the endpoint runs on."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     from localcloud import http11
 
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)))
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     responses = connection.makefile("rb")
-    headers = {"Content-Type": "text/csv", "Accept": "application/json"}
-    request = http11.encode_request("POST", f"/endpoints/{endpoint}/invocations", headers, body.encode())
+    path = f"/endpoints/{endpoint}/invocations"
+    signing = AWSRequest("POST", f"{url}{path}", data=body.encode(), headers={"Content-Type": "text/csv"})
+    signing.headers["Accept"] = "application/json"
+    keys = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    SigV4Auth(keys, "sagemaker", "us-east-1").add_auth(signing)
+    headers = {**dict(signing.headers.items()), "Host": f"{host}:{port}"}
+    request = http11.encode_request("POST", path, headers, body.encode())
 
     def invoke() -> bytes:
         connection.sendall(request)
@@ -346,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         state_dir = Path(scratch) / "state"
         url = daemon.start(state_dir, free_port()).url
-        os.environ.update(config.client_environment(url))
+        os.environ.update(config.client_environment(url, state=state_dir))
         try:
             endpoint = deploy(url, archive, args.data_capture)
             load = f"{args.clients} clients at once"

@@ -19,7 +19,7 @@ def cmd_start(args) -> int:
     verb = "already running" if found.running else f"started in {time.monotonic() - began:.1f} s"
     print(f"local cloud {verb} at {current.url} (state in {current.state_dir})")
     print("point any AWS client at it with:")
-    for key, value in config.client_environment(current.url).items():
+    for key, value in config.client_environment(current.url, state=current.state_dir).items():
         print(f"  export {key}={value}")
     return 0
 
@@ -43,7 +43,7 @@ def cmd_env(args) -> int:  # noqa: ARG001
     if not current.running:
         print("local cloud is not running: start it with 'localcloud start'", file=sys.stderr)
         return 3
-    for key, value in config.client_environment(current.url).items():
+    for key, value in config.client_environment(current.url, state=current.state_dir).items():
         print(f"export {key}={value}")
     return 0
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import credentials
+from .credentials import Credential
+
 DEFAULT_PORT = 4590
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,11 +21,11 @@ def port() -> int:
     return int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT))
 
 
-def client(url: str, service: str, region: str = "us-east-1"):
+def client(url: str, service: str, region: str = "us-east-1", state: Path | None = None):
     """A boto3 client for the local cloud at ``url``, whatever the caller's own environment says."""
     import boto3
 
-    env = client_environment(url, region)
+    env = client_environment(url, region, state)
     return boto3.client(
         service,
         endpoint_url=url,
@@ -32,12 +35,15 @@ def client(url: str, service: str, region: str = "us-east-1"):
     )
 
 
-def client_environment(url: str, region: str = "us-east-1") -> dict[str, str]:
-    """What any AWS client needs to talk to the local cloud instead of AWS."""
+def client_environment(
+    url: str, region: str = "us-east-1", state: Path | None = None, credential: Credential | None = None
+) -> dict[str, str]:
+    """What any AWS client needs to talk to the local cloud instead of AWS: its URL, and the
+    credentials of its state folder (``state``, default ``state_dir()``) unless ``credential`` is given."""
+    credential = credential or credentials.read(state or state_dir())
     return {
         "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "localcloud",
-        "AWS_SECRET_ACCESS_KEY": "localcloud",
+        **credential.environment(),
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "SAGEMAKER_VALIDATE_ROLE": "false",

@@ -53,7 +53,7 @@ def _answers(url: str, timeout: float) -> bool:
     """Whether the server answers an API request. It listens before it has restored its state, and a
     connection made meanwhile waits in the backlog: the probe waits for the answer, not retries."""
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{url}/_localcloud/health", timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False

@@ -90,14 +90,14 @@ def run(project_name: str, keep_previous: bool, next_steps: bool = True) -> Demo
         print(f"    {status.url} (state in {status.state_dir})")
 
     def client(service: str):
-        return config.client(status.url, service, DEFAULT_REGION)
+        return config.client(status.url, service, DEFAULT_REGION, status.state_dir)
 
     life = Lifecycle(client)
     with timeline.stage("synthesizing and publishing the Service Catalog product"):
         synth_if_stale()
         from .publish import publish
 
-        publish(config.REPO_ROOT / "cdk.out", status.url)
+        publish(config.REPO_ROOT / "cdk.out", status.url, state=status.state_dir)
     existing = client("sagemaker").list_projects(NameContains=project_name)["ProjectSummaryList"]
     if any(p["ProjectName"] == project_name for p in existing):
         if keep_previous:

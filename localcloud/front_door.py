@@ -76,11 +76,12 @@ class FrontDoorHandler(socketserver.StreamRequestHandler):
                     return
                 request = http11.read_rest(self.rfile, self.wfile, method, target, version)
             except http11.BadRequest as error:
-                http11.write_response(self.wfile, 400, str(error).encode(), [("Content-Type", "text/plain")], False)
+                body = f"{error}\n".encode()
+                http11.write_response(self.wfile, error.status, body, [("Content-Type", "text/plain")], False)
                 return
             except (ConnectionError, TimeoutError):
                 return
-            response = gateway.serve_claimed(claimed, request.body, request.headers, request.path, request.query)
+            response = gateway.serve_claimed(claimed, method, target, request.headers, request.body)
             try:
                 http11.write_response(
                     self.wfile,

@@ -18,12 +18,16 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from . import ACCOUNT_ID, DEFAULT_REGION
+from . import ACCOUNT_ID
+from .admission import Admission, Refused, refusal
 from .errors import AwsError
 from .state import StateStore
 
+MAX_S3_BODY = 5 * 1024**3  # S3's largest single PUT
+MAX_API_BODY = 64 * 1024**2  # far above any other AWS API's request limit
 READ_PREFIXES = ("Describe", "List", "Get", "Search", "BatchGet", "BatchDescribe", "Head", "Query", "Scan")
 
 
@@ -46,17 +50,6 @@ JsonHandler = Callable[[Call], dict[str, Any]]
 RawHandler = Callable[[Call], Response]
 
 
-def _signing_scope(authorization: str) -> tuple[str | None, str]:
-    """The service and region a SigV4 ``Authorization`` header was signed for."""
-    if not authorization:  # unsigned: a plain HTTP client of InvokeEndpoint
-        return None, DEFAULT_REGION
-    try:
-        scope = authorization.split(",")[0].split()[1].split("/")
-        return scope[3].lower(), scope[2]
-    except (IndexError, ValueError):
-        return None, DEFAULT_REGION
-
-
 def _is_read(method: str, operation: str | None) -> bool:
     if operation:
         return operation.startswith(READ_PREFIXES)
@@ -66,9 +59,10 @@ def _is_read(method: str, operation: str | None) -> bool:
 class Gateway:
     """A WSGI app in front of moto's own app."""
 
-    def __init__(self, moto_app: Callable, state: StateStore):
+    def __init__(self, moto_app: Callable, state: StateStore, admission: Admission | None = None):
         self.moto_app = moto_app
         self.state = state
+        self.admission = admission  # set once the server knows its port; refuses everything until then
         self.json_handlers: dict[tuple[str, str], JsonHandler] = {}
         self.raw_handlers: list[tuple[str, re.Pattern, RawHandler]] = []
         self.query_handlers: dict[tuple[str, str], RawHandler] = {}
@@ -110,28 +104,45 @@ class Gateway:
     def serve_claimed(
         self,
         claimed: tuple[RawHandler, re.Match],
-        raw: bytes,
+        method: str,
+        target: str,
         headers: dict[str, str],
-        path: str,
-        query: dict[str, list[str]],
+        raw: bytes,
     ) -> Response:
-        """Run a claimed route's handler; ``headers`` have lower-cased names."""
+        """Run a claimed route's handler for an admitted request; ``headers`` have lower-cased names."""
         handler, match = claimed
-        _, region = _signing_scope(headers.get("authorization", ""))
-        call = Call("", {}, region, ACCOUNT_ID, raw, headers, path, match, query)
+        try:
+            admitted = self._admit(method, target, headers, raw)
+        except Refused as refused:
+            return refused.response
+        path, _, query = target.partition("?")
+        call = Call("", {}, admitted.region, ACCOUNT_ID, raw, headers, path, match, parse_qs(query) if query else {})
         return self._produce(partial(handler, call))
+
+    def _admit(self, method: str, target: str, headers: dict[str, str], raw: bytes):
+        if self.admission is None:
+            raise Refused(Response("the local cloud is starting", status=503))
+        return self.admission.check(method, target, headers, raw)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ)
-        raw = request.get_data(cache=True)
-        service, region = _signing_scope(environ.get("HTTP_AUTHORIZATION", ""))
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
         headers = {k.lower(): v for k, v in request.headers.items()}
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path.rstrip("?")
+        try:
+            raw = self._body(request, headers, target)
+            admitted = self._admit(request.method, target, headers, raw)
+        except Refused as refused:
+            return refused.response(environ, start_response)
+        region = admitted.region
+        service = admitted.signed.service if admitted.signed else None
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
 
         claimed = self.claim(request.method, request.path)
         if claimed:
-            response = self.serve_claimed(claimed, raw, headers, request.path, request.args.to_dict(flat=False))
-            return response(environ, start_response)
+            handler, match = claimed
+            query = request.args.to_dict(flat=False)
+            call = Call("", {}, region, ACCOUNT_ID, raw, headers, request.path, match, query)
+            return self._produce(partial(handler, call))(environ, start_response)
 
         if "." in target:
             prefix, operation = target.split(".", 1)
@@ -163,12 +174,33 @@ class Gateway:
 
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
-        if _is_read(request.method, operation) or not service:
-            return self.moto_app(environ, start_response)
-        with self.state.lock:
-            chunks = list(self.moto_app(environ, start_response))
-            self.state.save_backends()  # before the response leaves: kill -9 loses nothing acknowledged
-        return chunks
+        try:
+            if _is_read(request.method, operation) or not service:
+                return self.moto_app(environ, start_response)
+            with self.state.lock:
+                chunks = list(self.moto_app(environ, start_response))
+                self.state.save_backends()  # before the response leaves: kill -9 loses nothing acknowledged
+            return chunks
+        except NotImplementedError as missing:
+            # moto's Flask apps run in debug mode, so its NotImplementedError reaches us: answer in AWS's
+            # shape with 501, which SDKs do not retry, instead of an HTML 500 they retry five times.
+            name = operation or f"{request.method} {request.path}"
+            message = f"The local cloud does not implement {name} ({missing}); moto lacks it."
+            return refusal("not_implemented", message, request.method, request.full_path, headers, raw)(
+                environ, start_response
+            )
+
+    @staticmethod
+    def _body(request: Request, headers: dict[str, str], target: str) -> bytes:
+        """The request body, refused with 413 past the largest body AWS itself would take."""
+        s3 = "/s3/" in headers.get("authorization", "") or "%2Fs3%2F" in target
+        limit = MAX_S3_BODY if s3 else MAX_API_BODY
+        request.max_content_length = limit
+        try:
+            return request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            message = f"Your proposed upload exceeds the maximum allowed size of {limit} bytes"
+            raise Refused(refusal("too_large", message, request.method, target, headers, b"")) from None
 
     @staticmethod
     def _json_response(result: dict[str, Any]) -> Response:

@@ -16,14 +16,26 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
-MAX_LINE = 65536
+MAX_LINE = 65536  # request line, each header line, each chunk-size line
 MAX_HEADERS = 100
+MAX_BODY = 16 * 1024 * 1024  # our own routes take at most an invocation (6 MB) and a bit; S3 goes to moto
 REASONS = {status.value: status.phrase for status in HTTPStatus}
 FRAMING_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive"})
 
 
 class BadRequest(Exception):
-    """The bytes on the connection are not an HTTP/1.x request we can read."""
+    """The bytes on the connection are not an HTTP/1.x request we can read, or exceed a limit."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _line(rfile: io.BufferedIOBase, what: str, status: int) -> bytes:
+    line = rfile.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise BadRequest(f"{what} longer than {MAX_LINE} bytes", status)
+    return line
 
 
 @dataclass
@@ -81,9 +93,9 @@ def ack_promptly(connection: socket.socket) -> None:
 
 def read_request_line(rfile: io.BufferedIOBase) -> tuple[bytes, tuple[str, str, str]] | None:
     """The next request line, raw and split; None when the peer closed the connection."""
-    line = rfile.readline(MAX_LINE + 1)
+    line = _line(rfile, "request line", 414)
     while line in (b"\r\n", b"\n"):  # tolerated between requests
-        line = rfile.readline(MAX_LINE + 1)
+        line = _line(rfile, "request line", 414)
     if not line:
         return None
     try:
@@ -107,22 +119,24 @@ def read_headers(rfile: io.BufferedIOBase) -> dict[str, str]:
     """Header lines up to the blank line, names lower-cased."""
     headers: dict[str, str] = {}
     for _ in range(MAX_HEADERS):
-        raw = rfile.readline(MAX_LINE + 1)
+        raw = _line(rfile, "header line", 431)
         if raw in (b"\r\n", b"\n", b""):
             return headers
         name, _, value = raw.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
-    raise BadRequest("too many headers")
+    raise BadRequest(f"more than {MAX_HEADERS} headers", 431)
 
 
-def read_body(rfile: io.BufferedIOBase, headers: dict[str, str]) -> bytes:
-    """A message body framed by chunked encoding or Content-Length (none: empty)."""
+def read_body(rfile: io.BufferedIOBase, headers: dict[str, str], limit: int = MAX_BODY) -> bytes:
+    """A message body framed by chunked encoding or Content-Length (none: empty), at most ``limit`` bytes."""
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        return _read_chunked(rfile)
+        return _read_chunked(rfile, limit)
     try:
         length = int(headers.get("content-length") or 0)
     except ValueError:
         raise BadRequest(f"malformed Content-Length {headers['content-length']!r}") from None
+    if length > limit:
+        raise BadRequest(f"request body of {length} bytes is larger than the {limit} bytes allowed", 413)
     body = rfile.read(length) if length > 0 else b""
     if len(body) < length:
         raise ConnectionError("body cut short")
@@ -137,20 +151,25 @@ def read_request(rfile: io.BufferedIOBase, wfile: io.BufferedIOBase) -> HttpRequ
     return read_rest(rfile, wfile, *found[1])
 
 
-def _read_chunked(rfile: io.BufferedIOBase) -> bytes:
+def _read_chunked(rfile: io.BufferedIOBase, limit: int = MAX_BODY) -> bytes:
     parts = []
+    total = 0
     while True:
-        size_line = rfile.readline(MAX_LINE + 1)
+        size_line = _line(rfile, "chunk-size line", 400)
         try:
             size = int(size_line.split(b";", 1)[0].strip(), 16)
         except ValueError:
             raise BadRequest("malformed chunk size") from None
+        if size < 0 or total + size > limit:
+            raise BadRequest(f"chunked request body larger than the {limit} bytes allowed", 413)
         if size == 0:
-            while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(parts)
+            for _ in range(MAX_HEADERS):
+                if _line(rfile, "trailer line", 431) in (b"\r\n", b"\n", b""):
+                    return b"".join(parts)
+            raise BadRequest(f"more than {MAX_HEADERS} trailers", 431)
         parts.append(rfile.read(size))
-        rfile.readline(MAX_LINE + 1)
+        total += size
+        _line(rfile, "chunk end", 400)
 
 
 def write_response(
@@ -172,7 +191,8 @@ def write_response(
 
 def encode_request(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
     """A whole request, framed by Content-Length, keeping the connection (send it in one go)."""
-    return _head(f"{method} {path} HTTP/1.1", [("Host", "127.0.0.1"), *headers.items()], len(body)) + body
+    given = [("Host", "127.0.0.1")] if not any(name.lower() == "host" for name in headers) else []
+    return _head(f"{method} {path} HTTP/1.1", [*given, *headers.items()], len(body)) + body
 
 
 def read_response(rfile: io.BufferedIOBase) -> tuple[int, dict[str, str], bytes, bool]:

@@ -69,12 +69,16 @@ def ensure_studio_role(iam) -> str:
 
 
 def publish(
-    cdk_out: Path, endpoint_url: str, region: str = DEFAULT_REGION, studio_role_arn: str | None = None
+    cdk_out: Path,
+    endpoint_url: str,
+    region: str = DEFAULT_REGION,
+    studio_role_arn: str | None = None,
+    state: Path | None = None,
 ) -> Published:
     from service_catalog import publish as portfolio_publish
 
     def client(service: str):
-        return config.client(endpoint_url, service, region)
+        return config.client(endpoint_url, service, region, state)
 
     s3 = client("s3")
     manifests = sorted(cdk_out.glob("*.assets.json"))

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.wrappers import Response
 
-from . import DEFAULT_REGION, config
+from . import DEFAULT_REGION, config, safe_yaml
+from .admission import Admission, allowed_origins
+from .credentials import Credential, CredentialStore
 from .front_door import FrontDoorServer
 from .gateway import Gateway
 from .state import StateStore
@@ -27,9 +30,12 @@ class LocalCloud:
 
     def __init__(self, state_dir: Path | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.state = StateStore(state_dir or config.state_dir())
+        self.credentials = CredentialStore(self.state.root)
         self.gateway = Gateway(DomainDispatcherApplication(create_backend_app), self.state)
         self._server = FrontDoorServer(host, port, self.gateway)
         self.host, self.port = self._server.server_address[:2]
+        self.gateway.admission = Admission(self.credentials, allowed_origins(self.port))
+        self.gateway.route("GET", "/_localcloud/health")(self._health)
         self._thread: threading.Thread | None = None
         self.services: list = []
         self.stopping = threading.Event()
@@ -42,7 +48,19 @@ class LocalCloud:
         return f"http://{self.host}:{self.port}"
 
     def client_environment(self) -> dict[str, str]:
-        return config.client_environment(self.url)
+        """What a client on the host needs: the URL and the state folder's own key."""
+        return config.client_environment(self.url, credential=self.credentials.root)
+
+    def session_environment(self) -> dict[str, str]:
+        """What a sandboxed program gets: a session of its own, as an execution role's would be on AWS."""
+        return config.client_environment(self.url, credential=self.credentials.issue())
+
+    def issue_session(self) -> Credential:
+        return self.credentials.issue()
+
+    def _health(self, call) -> Response:  # noqa: ARG002 - a route handler's signature
+        """Unsigned on purpose (the start probe has no key yet): it says only that the server is up."""
+        return Response(b'{"status": "up"}', mimetype="application/json")
 
     def client(self, service: str, region: str = DEFAULT_REGION):
         """A boto3 client for our own API: internal work goes through the same front door as users.
@@ -55,8 +73,9 @@ class LocalCloud:
             key = (service, region)
             if key not in self._clients:
                 if self._session is None:
+                    root = self.credentials.root
                     self._session = boto3.session.Session(
-                        aws_access_key_id="localcloud", aws_secret_access_key="localcloud"
+                        aws_access_key_id=root.access_key_id, aws_secret_access_key=root.secret_access_key
                     )
                 self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self.url)
             return self._clients[key]
@@ -66,6 +85,7 @@ class LocalCloud:
         from .services import install_all
 
         import_cloudformation_models()  # restoring the state needs them; this imports them faster
+        safe_yaml.install()  # before any template is parsed
         self.state.restore_backends()
         self.services = install_all(self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud-http", daemon=True)

@@ -10,7 +10,7 @@ def client(service: str):
     current = daemon.status()
     if not current.running:
         raise RuntimeError("the local cloud is not running: start it with 'localcloud start'")
-    return config.client(current.url, service, DEFAULT_REGION)
+    return config.client(current.url, service, DEFAULT_REGION, current.state_dir)
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

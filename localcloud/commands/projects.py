@@ -10,7 +10,8 @@ from . import client, table
 def publish_product(args) -> int:
     from ..publish import publish
 
-    result = publish(config.REPO_ROOT / args.cdk_out, daemon.status().url or _not_running())
+    current = daemon.status()
+    result = publish(config.REPO_ROOT / args.cdk_out, current.url or _not_running(), state=current.state_dir)
     for stack, status in result.stacks.items():
         print(f"{stack}: {status}")
     for product in result.products:

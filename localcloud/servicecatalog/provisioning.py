@@ -262,8 +262,8 @@ class ProvisioningService:
                 "cloudformation",
                 endpoint_url=self.cloud.url,
                 region_name=region,
-                aws_access_key_id="localcloud",
-                aws_secret_access_key="localcloud",
+                aws_access_key_id=self.cloud.credentials.root.access_key_id,
+                aws_secret_access_key=self.cloud.credentials.root.secret_access_key,
                 config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=STACK_TIMEOUT_SECONDS),
             )
         return self._clients[region]

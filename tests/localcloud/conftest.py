@@ -33,6 +33,15 @@ def cloud(tmp_path_factory):
     reset_moto()
 
 
+@pytest.fixture(autouse=True)
+def fresh_boto3_session():
+    """boto3's default session keeps the first credentials it read; every local cloud has its own key,
+    so each test starts with a session that reads the environment afresh."""
+    boto3.DEFAULT_SESSION = None
+    yield
+    boto3.DEFAULT_SESSION = None
+
+
 @pytest.fixture()
 def aws(cloud):
     """boto3 clients bound to the local cloud: ``aws("s3").list_buckets()``."""

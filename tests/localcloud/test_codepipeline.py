@@ -420,7 +420,7 @@ def test_waiting_approval_survives_a_kill_9_restart_and_then_deploys(tmp_path, m
         port = probe.getsockname()[1]
     status = daemon.start(tmp_path, port)
     try:
-        for key, value in config.client_environment(status.url).items():
+        for key, value in config.client_environment(status.url, state=tmp_path).items():
             monkeypatch.setenv(key, value)
 
         def aws(service):

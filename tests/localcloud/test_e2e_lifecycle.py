@@ -30,7 +30,7 @@ INFERENCE_SCRIPT = (
 
 @pytest.fixture(scope="module")
 def life(cloud, cdk_out):
-    publish(cdk_out, cloud.url)
+    publish(cdk_out, cloud.url, state=cloud.state.root)
     return Lifecycle(cloud.client)
 
 

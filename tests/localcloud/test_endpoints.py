@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from localcloud.credentials import read as read_credentials
 from localcloud.sagemaker.endpoints import MAX_PAYLOAD_BYTES
 from localcloud.server import LocalCloud
 from tests.localcloud.conftest import reset_moto
@@ -515,9 +516,10 @@ def _start_server_process(state_dir: Path) -> tuple[subprocess.Popen, str]:
 def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, dataset):
     """A separate local cloud process, killed hard: its model server must not outlive it."""
     state_dir = tmp_path / "state"
-    credentials = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
     archive = make_archive(tmp_path / "model", model)
     process, url = _start_server_process(state_dir)
+    key = read_credentials(state_dir)
+    credentials = {"aws_access_key_id": key.access_key_id, "aws_secret_access_key": key.secret_access_key}
     try:
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **credentials)
         s3.create_bucket(Bucket=BUCKET)

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.wrappers import Response
 
 from localcloud import http11
+from tests.localcloud.signing import signed_headers
 
 ECHO_PATH = "/test-front-door/(?P<name>[a-z]+)/echo"
 
@@ -33,18 +34,17 @@ def connect(cloud) -> tuple[socket.socket, io.BufferedReader]:
     return sock, sock.makefile("rb")
 
 
-def request(path: str, body: bytes = b"", method: str = "POST", extra: str = "") -> bytes:
-    return (
-        f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n{extra}"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+def request(cloud, path: str, body: bytes = b"", method: str = "POST", extra: str = "", service="sagemaker") -> bytes:
+    headers = signed_headers(cloud, method, path, body, {"Content-Type": "text/csv"}, service)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"{method} {path} HTTP/1.1\r\n{head}{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 def test_our_routes_keep_the_connection_open_for_the_next_request(echo):
     sock, rfile = connect(echo)
     with sock, rfile:
         for body in (b"1,2", b"3,4", b"5,6"):
-            sock.sendall(request("/test-front-door/abc/echo?x=1", body))
+            sock.sendall(request(echo, "/test-front-door/abc/echo?x=1", body))
             status, headers, data, keep_alive = http11.read_response(rfile)
             assert status == 200 and keep_alive
             assert headers["x-seen-by"] == "echo"
@@ -62,9 +62,9 @@ def test_a_moto_request_after_ours_on_the_same_connection_reaches_moto(echo, aws
     aws("s3").create_bucket(Bucket="front-door")
     sock, rfile = connect(echo)
     with sock, rfile:
-        sock.sendall(request("/test-front-door/abc/echo", b"first"))
+        sock.sendall(request(echo, "/test-front-door/abc/echo", b"first"))
         assert http11.read_response(rfile)[0] == 200
-        sock.sendall(request("/front-door", method="GET"))  # S3 ListObjects, path style
+        sock.sendall(request(echo, "/front-door", method="GET", service="s3"))  # S3 ListObjects, path style
         status, headers, data, keep_alive = http11.read_response(rfile)
     assert status == 200, data
     assert b"<ListBucketResult" in data and b"<Name>front-door</Name>" in data
@@ -74,8 +74,11 @@ def test_a_moto_request_after_ours_on_the_same_connection_reaches_moto(echo, aws
 def test_a_chunked_body_and_expect_continue_are_read_whole(echo):
     sock, rfile = connect(echo)
     with sock, rfile:
+        path = "/test-front-door/chunk/echo"
+        headers = signed_headers(echo, "POST", path, b"abcdefg", {}, "sagemaker")
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode()
         sock.sendall(
-            b"POST /test-front-door/chunk/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"POST " + path.encode() + b" HTTP/1.1\r\n" + head + b"Transfer-Encoding: chunked\r\n"
             b"Expect: 100-continue\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"
         )
         assert rfile.readline() == b"HTTP/1.1 100 Continue\r\n"
@@ -96,7 +99,7 @@ def test_a_malformed_request_line_gets_a_400_and_the_connection_closes(echo):
 def test_connection_close_from_the_client_is_honoured(echo):
     sock, rfile = connect(echo)
     with sock, rfile:
-        sock.sendall(request("/test-front-door/abc/echo", b"x", extra="Connection: close\r\n"))
+        sock.sendall(request(echo, "/test-front-door/abc/echo", b"x", extra="Connection: close\r\n"))
         assert http11.read_response(rfile)[3] is False
         assert rfile.read() == b""
 
@@ -110,7 +113,7 @@ def test_stopping_the_server_ends_idle_kept_alive_connections(tmp_path):
     cloud.gateway.route("POST", ECHO_PATH)(lambda call: Response("ok"))
     sock, rfile = connect(cloud)
     try:
-        sock.sendall(request("/test-front-door/abc/echo", b"x"))
+        sock.sendall(request(cloud, "/test-front-door/abc/echo", b"x"))
         assert http11.read_response(rfile)[0] == 200
         started = time.monotonic()
         cloud.stop()

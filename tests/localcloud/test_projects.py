@@ -95,8 +95,8 @@ def small_product(cloud):
 
 
 def test_publish_uploads_assets_and_creates_one_portfolio_and_product_even_twice(aws, cloud, cdk_out):
-    first = publish.publish(cdk_out, cloud.url)
-    second = publish.publish(cdk_out, cloud.url)
+    first = publish.publish(cdk_out, cloud.url, state=cloud.state.root)
+    second = publish.publish(cdk_out, cloud.url, state=cloud.state.root)
     assert first.products == second.products and len(first.products) == 1
     assert second.stacks == {"SageMakerMLOpsPortfolio": "UPDATE_COMPLETE (no changes)"}
     servicecatalog = aws("servicecatalog")
@@ -206,7 +206,7 @@ def test_a_failing_stack_fails_the_project_with_its_reason_and_rolls_back(aws, s
 )
 def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, cloud, tmp_path, cdk_out):
     sagemaker, cloudformation, codecommit = aws("sagemaker"), aws("cloudformation"), aws("codecommit")
-    published = publish.publish(cdk_out, cloud.url)
+    published = publish.publish(cdk_out, cloud.url, state=cloud.state.root)
     product = published.products[0]
     sagemaker.create_project(
         ProjectName="mlops-e2e",

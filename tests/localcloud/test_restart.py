@@ -24,7 +24,7 @@ def _free_port() -> int:
 def background_cloud(tmp_path, monkeypatch):
     port = _free_port()
     status = daemon.start(tmp_path, port)
-    for key, value in config.client_environment(status.url).items():
+    for key, value in config.client_environment(status.url, state=tmp_path).items():
         monkeypatch.setenv(key, value)
     yield tmp_path, port, status
     daemon.stop(tmp_path)

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.localcloud.conftest import aws, cloud  # noqa: F401 - shared fixtures
+from tests.localcloud.conftest import aws, cloud, fresh_boto3_session  # noqa: F401 - shared fixtures
