@@ -11,6 +11,7 @@ from typing import Any
 from moto.codebuild.models import codebuild_backends
 from moto.core.common_models import CloudFormationModel
 
+from .. import names
 from .base import ResourceFailed, StackResource
 from .properties import as_int, require, to_api_shape
 
@@ -42,6 +43,11 @@ def project_request(name: str, properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _name(resource_name: str, properties: dict[str, Any]) -> str:
+    """The given Name, or the one moto made up (stack-LogicalId-SUFFIX) made to fit CodeBuild's rule."""
+    return resource_name if properties.get("Name") else names.CODEBUILD_PROJECT.generated(resource_name)
+
+
 class CfnCodeBuildProject(StackResource, CloudFormationModel):
     TYPE = TYPE
     NAME_PROPERTY = "Name"
@@ -64,6 +70,7 @@ class CfnCodeBuildProject(StackResource, CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        resource_name = _name(resource_name, cloudformation_json["Properties"])
         if resource_name in codebuild_backends[account_id][region_name].codebuild_projects:
             raise ResourceFailed(f"CodeBuild project {resource_name} already exists")
         return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
@@ -72,6 +79,7 @@ class CfnCodeBuildProject(StackResource, CloudFormationModel):
     def update_from_cloudformation_json(
         cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
     ):
+        new_resource_name = _name(new_resource_name, cloudformation_json["Properties"])
         backend = codebuild_backends[account_id][region_name]
         history = backend.build_history.get(original_resource.physical_id, [])
         updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)

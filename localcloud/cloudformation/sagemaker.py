@@ -19,6 +19,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
 
+from .. import names
 from . import stacks
 from .base import ResourceFailed, StackResource, message_of
 from .properties import as_bool, as_int, require
@@ -132,7 +133,7 @@ def _check_containers(backend, containers: list[dict[str, Any]]) -> None:
 
 
 def _model_name(resource_name: str, properties: dict[str, Any]) -> str:
-    return properties.get("ModelName") or resource_name
+    return properties.get("ModelName") or names.MODEL.generated(resource_name)
 
 
 def create_model(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -195,7 +196,7 @@ def _data_capture(config: dict[str, Any] | None) -> dict[str, Any]:
 def create_endpoint_config(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     properties = cloudformation_json["Properties"]
     backend = _backend(account_id, region_name)
-    name = properties.get("EndpointConfigName") or resource_name
+    name = properties.get("EndpointConfigName") or names.ENDPOINT_CONFIG.generated(resource_name)
     if name in backend.endpoint_configs:
         raise ResourceFailed(f"Endpoint configuration {name} already exists")
     for variant in properties.get("ProductionVariants") or []:
@@ -219,7 +220,7 @@ def create_endpoint_config(cls, resource_name, cloudformation_json, account_id, 
 def create_endpoint(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     properties = cloudformation_json["Properties"]
     backend = _backend(account_id, region_name)
-    name = properties.get("EndpointName") or resource_name
+    name = properties.get("EndpointName") or names.ENDPOINT.generated(resource_name)
     if name in backend.endpoints:
         raise ResourceFailed(f"Endpoint {name} already exists")
     config_name = require(properties, "EndpointConfigName", cls.cloudformation_type())

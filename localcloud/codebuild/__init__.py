@@ -12,7 +12,7 @@ from typing import Any
 from moto.utilities.arns import parse_arn
 
 from .. import events
-from .api import CodeBuildService
+from .api import CodeBuildService, patch_backend
 
 TARGET = "CodeBuild_20161006"
 
@@ -28,6 +28,7 @@ def _deliverer(service: CodeBuildService):
 
 
 def install(cloud) -> CodeBuildService:
+    patch_backend()
     service = CodeBuildService(cloud)
     routes = {
         "StartBuild": lambda call: service.start_build(call.body, call.region),

@@ -14,8 +14,10 @@ import uuid
 from typing import Any
 
 from moto.backends import get_backend
+from moto.codebuild.exceptions import InvalidInputException
+from moto.codebuild.models import CodeBuildBackend
 
-from .. import ACCOUNT_ID
+from .. import ACCOUNT_ID, names
 from ..errors import AwsError
 from .runner import Build
 
@@ -40,7 +42,8 @@ class CodeBuildService:
 
     # records ------------------------------------------------------------------------------
     def _file(self, build_id: str) -> str:
-        return f"{FOLDER}/{build_id.replace(':', '_')}.json"
+        """A build's record file; only an id of the shape we make (``project:uuid``) gets one."""
+        return f"{FOLDER}/{names.BUILD_ID.check(build_id).replace(':', '_')}.json"
 
     def save(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -51,6 +54,8 @@ class CodeBuildService:
         running = self.running.get(build_id)
         if running:
             return running.record
+        if not names.BUILD_ID.is_valid(build_id):
+            return None  # not an id we ever made, so no such build; it never reaches the disk
         path = self.cloud.state.root / self._file(build_id)
         return json.loads(path.read_text()) if path.exists() else None
 
@@ -72,7 +77,12 @@ class CodeBuildService:
         if not name:
             raise _invalid("projectName is required: name the CodeBuild project to build")
         project = self.project(name, region)
-        name = project["name"]
+        name = names.CODEBUILD_PROJECT.check(project["name"])
+        secondary = body.get("secondarySourcesOverride") or project.get("secondarySources") or []
+        for index, item in enumerate(secondary, 1):  # each becomes a folder of the build
+            names.SOURCE_IDENTIFIER.at(f"secondarySources.{index}.member.sourceIdentifier").check(
+                item.get("sourceIdentifier")
+            )
         build_uuid = str(uuid.uuid4())
         build_id = f"{name}:{build_uuid}"
         number = 1 + sum(1 for r in self.all_records() if r["projectName"] == name)
@@ -301,3 +311,21 @@ class CodeBuildService:
             build.stop("STOPPED")
         for thread in self.threads:
             thread.join(timeout=10)
+
+
+def patch_backend() -> None:
+    """moto's CreateProject accepts names like ``a/../../x``; CodeBuild does not, and a project's
+    name becomes part of its builds' ids and record files. Checked in moto's backend, so the API
+    and CloudFormation both refuse such a name before anything is recorded."""
+    original = CodeBuildBackend.create_project
+    if getattr(original, "localcloud", False):
+        return
+
+    def create_project(self, project_name: str, *args, **kwargs):
+        problems = names.CODEBUILD_PROJECT.problems(project_name)
+        if problems:
+            raise InvalidInputException(names.invalid(problems).message)
+        return original(self, project_name, *args, **kwargs)
+
+    create_project.localcloud = True
+    CodeBuildBackend.create_project = create_project

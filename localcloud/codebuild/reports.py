@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
+from ..paths import PathEscape, contained, is_within
 from .buildspec import ReportSpec
 
 
@@ -35,10 +36,16 @@ def _cases(root: ElementTree.Element, source: str) -> list[dict[str, Any]]:
 
 def parse(spec: ReportSpec, src: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Test cases from every matched file, and the problems met (missing or unreadable files)."""
-    base = src / spec.base_directory if spec.base_directory else src
     cases: list[dict[str, Any]] = []
     problems: list[str] = []
-    paths = sorted({p for pattern in spec.files for p in base.glob(pattern) if p.is_file()})
+    try:
+        base = contained(src, spec.base_directory, what="base-directory") if spec.base_directory else src
+        matched = {p for pattern in spec.files for p in base.glob(pattern) if p.is_file()}
+    except (PathEscape, ValueError, NotImplementedError) as error:  # glob refuses absolute patterns
+        return [], [f"report {spec.name}: {error}"]
+    paths = sorted(p for p in matched if is_within(p, src.parent))  # never a host file through '..' or a link
+    for outside in sorted(matched - set(paths)):
+        problems.append(f"report {spec.name}: {outside.relative_to(base)} is outside the build's folder, skipped")
     if not paths:
         problems.append(f"report {spec.name}: no file matched {spec.files}")
     for path in paths:

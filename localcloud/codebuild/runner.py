@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import sandbox
+from ..paths import PathEscape, contained
 from . import artifacts, buildspec, environment, reports, script, sources
 
 MOUNT = "/opt/ml"
@@ -222,7 +223,7 @@ class Build:
                     item["type"],
                     item.get("location", ""),
                     versions.get(identifier),
-                    ml / "secondary" / identifier,
+                    contained(ml / "secondary", identifier, what="sourceIdentifier"),
                     self.state_root,
                     self.record["region"],
                     s3,
@@ -242,8 +243,11 @@ class Build:
             text, origin = declared, "inline buildspec"
         else:
             relative = declared or "buildspec.yml"
-            path = (src / relative).resolve()
-            if not str(path).startswith(str(src.resolve())) or not path.is_file():
+            try:
+                path = contained(src, relative, what="buildspec")
+            except PathEscape:
+                path = None
+            if path is None or not path.is_file():
                 raise BuildFailed(
                     "YAML_FILE_ERROR",
                     f"YAML_FILE_ERROR: stat {relative}: no such file or directory "
@@ -379,7 +383,7 @@ class Build:
                     f"the project uploads artifacts but the buildspec has no {where} section: add artifacts.files",
                 )
             try:
-                files = artifacts.collect(artifact_spec, src)
+                files = artifacts.collect(artifact_spec, src, owned=src.parent, log=self.log)
             except artifacts.ArtifactError as error:
                 raise BuildFailed("CLIENT_ERROR", str(error)) from error
             location = self._upload(destination, artifact_spec, files)

@@ -14,6 +14,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..codecommit import gitrepo
+from ..errors import AwsError
+from ..paths import PathEscape, contained
 from ..sagemaker.s3io import split_uri
 
 
@@ -28,7 +31,11 @@ class Fetched:
 
 
 def repository_path(state_root: Path, region: str, name: str) -> Path:
-    return Path(state_root) / "codecommit" / region / f"{name}.git"
+    """The local repository named by a source location; a name CodeCommit refuses is a SourceError."""
+    try:
+        return gitrepo.repository_path(state_root, region, name)
+    except (AwsError, PathEscape) as error:
+        raise SourceError(f"repository {name!r}: {getattr(error, 'message', error)}") from None
 
 
 def _git(repo: Path, *args: str) -> bytes:
@@ -80,9 +87,10 @@ def extract_zip(data: bytes, target: Path) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as bundle:
             for member in bundle.infolist():
-                destination = (target / member.filename).resolve()
-                if not str(destination).startswith(str(target.resolve())):
-                    raise SourceError(f"zip entry {member.filename!r} points outside the source folder")
+                try:
+                    destination = contained(target, member.filename.rstrip("/") or ".", what="zip entry")
+                except PathEscape:
+                    raise SourceError(f"zip entry {member.filename!r} points outside the source folder") from None
                 bundle.extract(member, target)
                 mode = member.external_attr >> 16
                 if mode and not member.is_dir():

@@ -15,6 +15,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .. import names
+from ..paths import contained
 from . import hook
 
 ZERO_COMMIT = "0" * 40
@@ -31,7 +33,9 @@ class GitError(Exception):
 
 
 def repository_path(state_root: Path, region: str, name: str) -> Path:
-    return Path(state_root) / "codecommit" / region / f"{name}.git"
+    """The bare repository of ``name``; a name CodeCommit refuses never becomes a path (AwsError)."""
+    names.REGION.check(region)
+    return contained(Path(state_root) / "codecommit", region, f"{names.REPOSITORY.check(name)}.git", what="repository")
 
 
 def clone_url(path: Path) -> str:

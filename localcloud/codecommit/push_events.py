@@ -13,7 +13,7 @@ from typing import Any
 from moto.events.models import events_backends
 from werkzeug.wrappers import Response
 
-from .. import ACCOUNT_ID
+from .. import ACCOUNT_ID, names
 from ..errors import validation_error
 from . import gitrepo, hook, repositories
 
@@ -72,6 +72,7 @@ def register(cloud) -> None:
             region, name, updates = body["region"], body["repositoryName"], body["updates"]
         except (ValueError, KeyError) as error:
             raise validation_error(f"a push notice needs region, repositoryName and updates: {error}") from error
+        names.REGION.check(region)
         with cloud.state.lock:
             repositories.existing_path(ACCOUNT_ID, region, name)
             metadata = repositories.backend(ACCOUNT_ID, region).get_repository(name)

@@ -10,9 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from moto.codecommit.models import CodeCommitBackend, codecommit_backends
+from moto.core.exceptions import JsonRESTError
 
+from .. import names
 from ..errors import AwsError
 from . import gitrepo
+
+NAME_RULES = (
+    "Repository names can be any valid combination of letters, numbers, periods, underscores, and dashes "
+    "between 1 and 100 characters in length."
+)
 
 _STATE_ROOT: list[Path] = []
 
@@ -40,6 +47,7 @@ def backend(account: str, region: str) -> CodeCommitBackend:
 
 def existing_path(account: str, region: str, name: str) -> Path:
     """The bare repository of a repository moto knows, or CodeCommit's not-found error."""
+    names.REPOSITORY.check(name)
     if name not in backend(account, region).repositories:
         raise AwsError("RepositoryDoesNotExistException", f"{name} does not exist")
     return path_of(region, name)
@@ -47,6 +55,9 @@ def existing_path(account: str, region: str, name: str) -> Path:
 
 def _wrap_create(original):
     def create_repository(self, repository_name, repository_description):
+        problems = names.REPOSITORY.problems(repository_name) or names.REGION.problems(self.region_name)
+        if problems:  # before moto records it: the name becomes a folder (API and CloudFormation alike)
+            raise JsonRESTError(names.REPOSITORY.code, f"{names.invalid(problems).message}. {NAME_RULES}")
         metadata = original(self, repository_name, repository_description)
         path = path_of(self.region_name, repository_name)
         try:

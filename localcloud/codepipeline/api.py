@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.backends import get_backend
 
-from .. import ACCOUNT_ID
+from .. import ACCOUNT_ID, names
 from ..errors import AwsError
 from .engine import FOLDER, Execution, StageGate
 
@@ -55,6 +55,7 @@ class CodePipelineService:
         return sorted(merged, key=lambda r: r["startTime"], reverse=True)
 
     def execution(self, pipeline_name: str, execution_id: str) -> dict[str, Any]:
+        names.CODEPIPELINE_EXECUTION_ID.check(execution_id)  # ids are ours (uuid4) and name record files
         live = self.executions.get(execution_id)
         if live and live.pipeline_name == pipeline_name:
             return live.record

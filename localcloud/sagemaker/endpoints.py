@@ -35,7 +35,9 @@ from moto.sagemaker.models import (
 )
 from werkzeug.wrappers import Response
 
+from localcloud import names
 from localcloud.errors import AwsError
+from localcloud.paths import PathEscape, contained
 from localcloud.serving import artifacts, capture, fleet, responses
 from localcloud.serving.artifacts import DeploymentError, VariantSpec
 from localcloud.serving.capture import CaptureConfigError, CaptureSettings, CaptureWriter
@@ -161,15 +163,19 @@ class EndpointService:
             capture_settings = capture.settings(data_capture)
         except CaptureConfigError as error:
             raise DeploymentError(f"DataCaptureConfig of endpoint configuration {config_name}: {error}") from None
-        folder = self.root / key[1] / key[2] / f"{int(time.time())}-{uuid.uuid4().hex[:6]}"
+        try:
+            folder = contained(self.root, key[1], key[2], f"{int(time.time())}-{uuid.uuid4().hex[:6]}", what="endpoint")
+        except PathEscape as error:
+            raise DeploymentError(str(error)) from None
         deployed = Fleet(config_name, specs, data_capture, capture_settings)
         try:
             for spec in specs:
-                environment = artifacts.prepare(self.cloud.client("s3"), spec, folder / spec.variant_name / "ml")
+                variant = contained(folder, names.VARIANT.check(spec.variant_name), what="variant")
+                environment = artifacts.prepare(self.cloud.client("s3"), spec, variant / "ml")
                 deployed.servers[spec.variant_name] = fleet.start(
-                    folder / spec.variant_name, spec.variant_name, environment, self.records
+                    variant, spec.variant_name, environment, self.records
                 )
-                self.logs.follow(key, spec.variant_name, folder / spec.variant_name / "server.log")
+                self.logs.follow(key, spec.variant_name, variant / "server.log")
             for server in deployed.servers.values():
                 server.wait_ready(cancelled=cancelled)
         except (DeploymentError, ServerFailed) as error:
@@ -273,7 +279,7 @@ class EndpointService:
 
     # what was deployed, for restarts --------------------------------------------------------
     def _record_path(self, key: Key) -> Path:
-        return self.root / key[1] / f"{key[2]}.json"
+        return contained(self.root, key[1], f"{names.ENDPOINT.check(key[2])}.json", what="endpoint")
 
     def _write_record(self, key: Key, deployed: Fleet) -> None:
         record = {
@@ -462,8 +468,37 @@ def _endpoint_arn(backend, name: str) -> str:
     return FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
 
 
+def _checked(*pairs: tuple[names.Rule, object]) -> None:
+    """AWS's validation error for the first bad name, as moto's own error (so moto's API and
+    CloudFormation both report it): an endpoint's name becomes its folder."""
+    problems = [problem for rule, value in pairs for problem in rule.problems(value)]
+    if problems:
+        raise MotoValidationError(names.invalid(problems).message)
+
+
+def _create_model(original):
+    def create_model(self, model_name: str, *args, **kwargs):
+        _checked((names.MODEL, model_name))
+        return original(self, model_name, *args, **kwargs)
+
+    return create_model
+
+
+def _create_endpoint_config(original):
+    def create_endpoint_config(self, endpoint_config_name: str, production_variants, *args, **kwargs):
+        variants = [
+            (names.VARIANT.at(f"productionVariants.{i}.member.variantName"), v.get("VariantName"))
+            for i, v in enumerate(production_variants or [], 1)
+        ]
+        _checked((names.ENDPOINT_CONFIG, endpoint_config_name), *variants)
+        return original(self, endpoint_config_name, production_variants, *args, **kwargs)
+
+    return create_endpoint_config
+
+
 def _create_endpoint(original):
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]):
+        _checked((names.ENDPOINT, endpoint_name), (names.ENDPOINT_CONFIG, endpoint_config_name))
         if endpoint_name in self.endpoints:
             raise MotoValidationError(
                 f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
@@ -516,6 +551,10 @@ def patch_moto() -> None:
     with _PATCH_LOCK:
         if getattr(SageMakerModelBackend, "_localcloud_endpoints", False):
             return
+        SageMakerModelBackend.create_model = _create_model(SageMakerModelBackend.create_model)
+        SageMakerModelBackend.create_endpoint_config = _create_endpoint_config(
+            SageMakerModelBackend.create_endpoint_config
+        )
         SageMakerModelBackend.create_endpoint = _create_endpoint(SageMakerModelBackend.create_endpoint)
         SageMakerModelBackend.delete_endpoint = _delete_endpoint(SageMakerModelBackend.delete_endpoint)
         SageMakerModelBackend.update_endpoint = update_endpoint

@@ -3,6 +3,9 @@
 A job gets a folder under the state folder whose ``ml/`` is mounted at ``/opt/ml``: inputs are
 downloaded there, the program runs, outputs are uploaded, and the job record (the Describe*Job
 response) is kept as JSON so it survives restarts.
+
+Every name and path in a request is checked (``check_request``) before anything is made: the job
+name becomes a folder, channel names and ``LocalPath`` become paths under ``/opt/ml``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import ACCOUNT_ID, sandbox
+from .. import ACCOUNT_ID, names, sandbox
+from ..paths import EscapingLink, PathEscape, contained, container_path
 from . import s3io
 
 TERMINAL = {"Completed", "Failed", "Stopped"}
@@ -30,6 +34,7 @@ class JobStore:
     """Describe*Job records, one JSON file each; names are case-insensitive, as in SageMaker's ARNs."""
 
     FOLDERS = {"processing": "sagemaker/processing-jobs", "training": "sagemaker/training-jobs"}
+    RULES = {"processing": names.PROCESSING_JOB, "training": names.TRAINING_JOB}
 
     def __init__(self, state):
         self.state = state
@@ -39,9 +44,11 @@ class JobStore:
         name = record["ProcessingJobName"] if kind == "processing" else record["TrainingJobName"]
         record["LastModifiedTime"] = time.time()
         with self._lock:
-            self.state.write_json(f"{self.FOLDERS[kind]}/{name.lower()}.json", record)
+            self.state.write_json(f"{self.FOLDERS[kind]}/{self.RULES[kind].check(name).lower()}.json", record)
 
     def load(self, kind: str, name: str) -> dict[str, Any] | None:
+        if not self.RULES[kind].is_valid(name):
+            return None  # no such job can exist; the name never reaches the disk
         path = self.state.root / self.FOLDERS[kind] / f"{name.lower()}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
@@ -57,8 +64,10 @@ class JobRunner:
         self.store = JobStore(cloud.state)
 
     # shared -----------------------------------------------------------------------------
-    def _job_folder(self, name: str) -> Path:
-        folder = self.cloud.state.root / "jobs" / name
+    def _job_folder(self, kind: str, name: str) -> Path:
+        """The job's own folder under the state folder; only a valid job name gets one."""
+        jobs = self.cloud.state.root / "jobs"
+        folder = contained(jobs, JobStore.RULES[kind].check(name), what="job name")
         if folder.exists():
             shutil.rmtree(folder)  # a rerun after a restart starts clean
         (folder / "ml").mkdir(parents=True)
@@ -109,7 +118,8 @@ class JobRunner:
         name = record["ProcessingJobName"]
         self.store.save("processing", record)
         try:
-            folder = self._job_folder(name)
+            check_request("processing", record, JobFailed)
+            folder = self._job_folder("processing", name)
             ml = folder / "ml"
             s3 = self.cloud.client("s3")
             for item in record.get("ProcessingInputs", []):
@@ -120,7 +130,7 @@ class JobRunner:
                 local = _under_ml(ml, item["S3Input"]["LocalPath"])
                 try:
                     s3io.download(s3, item["S3Input"]["S3Uri"], local)
-                except FileNotFoundError as missing:
+                except (FileNotFoundError, s3io.UnsafeKey) as missing:
                     raise JobFailed(f"ClientError: input {item.get('InputName')}: {missing}") from missing
             outputs = record.get("ProcessingOutputConfig", {}).get("Outputs", [])
             for item in outputs:
@@ -135,7 +145,11 @@ class JobRunner:
                 raise JobFailed("ClientError: AppSpecification has no ContainerEntrypoint; local jobs need one")
             self._run_program("processing", name, ml, argv, record.get("Environment") or {}, "/opt/ml")
             for item in outputs:
-                s3io.upload_folder(s3, _under_ml(ml, item["S3Output"]["LocalPath"]), item["S3Output"]["S3Uri"])
+                local = _under_ml(ml, item["S3Output"]["LocalPath"])
+                try:
+                    s3io.upload_folder(s3, local, item["S3Output"]["S3Uri"], owned=ml)
+                except EscapingLink as link:
+                    raise JobFailed(f"ClientError: output {item.get('OutputName')}: {link}") from None
             record.update(ProcessingJobStatus="Completed", ExitMessage="")
         except JobFailed as failure:
             record.update(ProcessingJobStatus="Failed", FailureReason=str(failure))
@@ -163,7 +177,8 @@ class JobRunner:
         name = record["TrainingJobName"]
         self.store.save("training", record)
         try:
-            folder = self._job_folder(name)
+            check_request("training", record, JobFailed)
+            folder = self._job_folder("training", name)
             ml = folder / "ml"
             s3 = self.cloud.client("s3")
             channels = {}
@@ -171,9 +186,10 @@ class JobRunner:
                 source = channel["DataSource"].get("S3DataSource")
                 if not source:
                     raise JobFailed(f"ClientError: channel {channel['ChannelName']} has no S3DataSource")
+                local = contained(ml / "input" / "data", channel["ChannelName"], what="ChannelName")
                 try:
-                    s3io.download(s3, source["S3Uri"], ml / "input" / "data" / channel["ChannelName"])
-                except FileNotFoundError as missing:
+                    s3io.download(s3, source["S3Uri"], local)
+                except (FileNotFoundError, s3io.UnsafeKey) as missing:
                     raise JobFailed(f"ClientError: channel {channel['ChannelName']}: {missing}") from missing
                 channels[channel["ChannelName"]] = {
                     "ContentType": channel.get("ContentType", ""),
@@ -196,10 +212,15 @@ class JobRunner:
             record["SecondaryStatus"] = "Uploading"
             output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             bucket, prefix = s3io.split_uri(f"{output_path}/{name}/output/model.tar.gz")
-            archive = s3io.tar_folder(ml / "model", folder / "model.tar.gz")
+            try:
+                archive = s3io.tar_folder(ml / "model", folder / "model.tar.gz", owned=ml)
+                data_archive = None
+                if any((ml / "output" / "data").iterdir()):
+                    data_archive = s3io.tar_folder(ml / "output" / "data", folder / "output.tar.gz", owned=ml)
+            except EscapingLink as link:
+                raise JobFailed(f"ClientError: {link}") from None
             s3.upload_file(str(archive), bucket, prefix)
-            if any((ml / "output" / "data").iterdir()):
-                data_archive = s3io.tar_folder(ml / "output" / "data", folder / "output.tar.gz")
+            if data_archive is not None:
                 s3.upload_file(str(data_archive), bucket, prefix.replace("model.tar.gz", "output.tar.gz"))
             record.update(
                 TrainingJobStatus="Completed",
@@ -290,10 +311,57 @@ def _resource_config() -> dict[str, Any]:
     }
 
 
-def _under_ml(ml: Path, container_path: str) -> Path:
-    if not container_path.startswith("/opt/ml/"):
-        raise JobFailed(f"ClientError: local path {container_path!r} must be under /opt/ml/")
-    return ml / container_path[len("/opt/ml/") :]
+def _under_ml(ml: Path, path: str) -> Path:
+    """Where a container path under /opt/ml/ lives in the job's folder (checked by check_request)."""
+    try:
+        return contained(ml, container_path(path, "/opt/ml", "LocalPath"), what="LocalPath")
+    except PathEscape as error:
+        raise JobFailed(f"ClientError: {error}") from None
+
+
+def check_request(kind: str, request: dict[str, Any], failure: type[Exception] | None = None) -> None:
+    """Refuse a job request whose names or paths AWS would refuse, or that would leave the job's folder.
+
+    Raises AWS's ValidationException, or ``failure`` with the same text for a job that is already
+    recorded (a pipeline step's job fails with it instead of the API call)."""
+    problems: list[str] = []
+    if kind == "processing":
+        problems += names.PROCESSING_JOB.problems(request.get("ProcessingJobName"))
+        for index, item in enumerate(request.get("ProcessingInputs") or [], 1):
+            member = f"processingInputs.{index}.member.s3Input.localPath"
+            problems += _local_path_problems((item.get("S3Input") or {}).get("LocalPath"), member, "/opt/ml/processing")
+        outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        for index, item in enumerate(outputs, 1):
+            member = f"processingOutputConfig.outputs.{index}.member.s3Output.localPath"
+            problems += _local_path_problems((item.get("S3Output") or {}).get("LocalPath"), member, "/opt/ml")
+    else:
+        problems += names.TRAINING_JOB.problems(request.get("TrainingJobName"))
+        for index, channel in enumerate(request.get("InputDataConfig") or [], 1):
+            rule = names.CHANNEL.at(f"inputDataConfig.{index}.member.channelName")
+            problems += rule.problems(channel.get("ChannelName"))
+            if channel.get("ChannelName") in (".", ".."):  # legal characters, but not a folder of its own
+                problems.append(
+                    f"Value '{channel['ChannelName']}' at 'inputDataConfig.{index}.member.channelName' "
+                    "failed to satisfy constraint: Member must name a folder under /opt/ml/input/data"
+                )
+    if problems:
+        error = names.invalid(problems)
+        if failure is not None:
+            raise failure(f"ClientError: {error.message}")
+        raise error
+
+
+def _local_path_problems(path: Any, member: str, mount: str) -> list[str]:
+    if path is None:
+        return []  # a missing S3Input or S3Output is reported when the job runs
+    try:
+        container_path(path, mount, "LocalPath")
+    except PathEscape:
+        return [
+            f"Value '{path}' at '{member}' failed to satisfy constraint: "
+            f"Member must be an absolute path under {mount}/ that stays there once '..' is applied"
+        ]
+    return []
 
 
 def failure_reason(ml: Path, lines: list[str], code: int) -> str:

@@ -10,7 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import AwsError, validation_error
-from .jobs import JobRunner
+from .jobs import JobRunner, JobStore, check_request
 
 KINDS = {
     "processing": ("ProcessingJobName", "ProcessingJobStatus", "ProcessingJobSummaries", "ProcessingJobArn"),
@@ -30,6 +30,7 @@ class JobsService:
         name = request.get(name_key)
         if not name:
             raise validation_error(f"{name_key} is required")
+        check_request(kind, request)  # before anything is recorded: a refused request leaves nothing
         with self._names_lock:
             if self.runner.store.load(kind, name):
                 raise AwsError("ResourceInUse", f"{kind.capitalize()} job {name} already exists")
@@ -41,7 +42,8 @@ class JobsService:
         return {arn_key: record[arn_key]}
 
     def describe(self, kind: str, name: str) -> dict:
-        record = self.runner.store.load(kind, name or "")
+        JobStore.RULES[kind].check(name)
+        record = self.runner.store.load(kind, name)
         if not record:
             label = "Processing job" if kind == "processing" else "Training job"
             raise AwsError(

@@ -17,9 +17,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from moto.backends import get_backend
+from moto.sagemaker.exceptions import ValidationError as MotoValidationError
+from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.utils import get_pipeline_from_name
 
-from .. import ACCOUNT_ID
+from .. import ACCOUNT_ID, names
 from ..errors import AwsError, validation_error
 from .expressions import ExpressionError, Resolver, typed_parameter
 from .s3io import split_uri
@@ -96,7 +98,8 @@ class Execution:
     def save(self) -> None:
         with self.lock:
             self.record["LastModifiedTime"] = time.time()
-            self.service.cloud.state.write_json(f"{FOLDER}/{self.execution_id}.json", self.record)
+            execution_id = names.PIPELINE_EXECUTION_ID.check(self.execution_id)
+            self.service.cloud.state.write_json(f"{FOLDER}/{execution_id}.json", self.record)
 
     # what steps see ---------------------------------------------------------------------
     def step_properties(self, name: str) -> dict[str, Any]:
@@ -282,7 +285,7 @@ class PipelinesService:
     def _record(self, arn: str) -> dict[str, Any]:
         if arn in self.executions:
             return self.executions[arn].record
-        match = re.search(r"/execution/([a-z0-9]+)$", arn or "")
+        match = re.search(r"/execution/([a-z0-9]{12})$", arn or "")
         path = self.cloud.state.root / FOLDER / f"{match.group(1) if match else '-'}.json"
         if not path.exists():
             raise AwsError("ResourceNotFound", f"Pipeline execution '{arn}' does not exist.")
@@ -376,7 +379,24 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def patch_create_pipeline() -> None:
+    """CreatePipeline (moto's) refuses names SageMaker refuses, for the API and CloudFormation alike."""
+    original = SageMakerModelBackend.create_pipeline
+    if getattr(original, "localcloud", False):
+        return
+
+    def create_pipeline(self, pipeline_name: str, *args, **kwargs):
+        problems = names.PIPELINE.problems(pipeline_name)
+        if problems:
+            raise MotoValidationError(names.invalid(problems).message)
+        return original(self, pipeline_name, *args, **kwargs)
+
+    create_pipeline.localcloud = True
+    SageMakerModelBackend.create_pipeline = create_pipeline
+
+
 def install(cloud) -> PipelinesService:
+    patch_create_pipeline()
     service = PipelinesService(cloud)
     routes = {
         "StartPipelineExecution": lambda call: service.start_execution(call.body, call.region),

@@ -1,10 +1,24 @@
-"""Moving job inputs and outputs between the local S3 and a job's folder."""
+"""Moving job inputs and outputs between the local S3 and a job's folder.
+
+Downloads keep every object under its destination: ``a/../../x`` is a legal S3 key, and such an
+object fails the download (``UnsafeKey``, naming the key) instead of being written elsewhere.
+Uploads and archives fail on a symbolic link that leaves the job's folder (``EscapingLink``):
+on SageMaker the link would be resolved inside the container, here it would be a file of the host,
+so the faithful choice is to stop the job with a reason that names the link rather than upload a
+host file or silently leave an output out.
+"""
 
 from __future__ import annotations
 
 import tarfile
 from pathlib import Path
 from urllib.parse import urlparse
+
+from ..paths import EscapingLink, PathEscape, contained, files_within
+
+
+class UnsafeKey(ValueError):
+    """An object's key would put it outside the folder it is downloaded to."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -32,7 +46,13 @@ def download(s3, uri: str, destination: Path) -> int:
                 continue  # "data/train" must not pick up "data/train-old/..."
             if not relative or relative.endswith("/"):
                 continue
-            target = destination / relative
+            try:
+                target = contained(destination, relative, what="key")
+            except PathEscape:
+                raise UnsafeKey(
+                    f"S3 object s3://{bucket}/{name} cannot be downloaded: its key leads outside the "
+                    f"folder it is downloaded to (a key with '..' segments); rename the object"
+                ) from None
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, name, str(target))
             count += 1
@@ -41,19 +61,39 @@ def download(s3, uri: str, destination: Path) -> int:
     return count
 
 
-def upload_folder(s3, folder: Path, uri: str) -> int:
+def _shown(folder: Path, owned: Path, relative: str) -> str:
+    """A file as the program saw it: ``/opt/ml/processing/output/x``."""
+    try:
+        return f"/opt/ml/{(folder / relative).relative_to(owned).as_posix()}"
+    except ValueError:
+        return relative
+
+
+def upload_folder(s3, folder: Path, uri: str, owned: Path | None = None) -> int:
+    """Upload every file below ``folder``; a link may lead anywhere in ``owned`` (the job's /opt/ml)."""
     bucket, prefix = split_uri(uri)
-    count = 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        key = "/".join(filter(None, [prefix.rstrip("/"), path.relative_to(folder).as_posix()]))
-        s3.upload_file(str(path), bucket, key)
-        count += 1
-    return count
+    owned = owned or folder
+    chosen = []
+    for path, relative, escaping in files_within(folder, owned):
+        if escaping is not None:
+            raise EscapingLink(_shown(folder, owned, relative), escaping, "/opt/ml")
+        chosen.append((path, relative))
+    for path, relative in chosen:
+        s3.upload_file(str(path), bucket, "/".join(filter(None, [prefix.rstrip("/"), relative])))
+    return len(chosen)
 
 
-def tar_folder(folder: Path, archive: Path) -> Path:
-    """``model.tar.gz`` the way SageMaker packs ``/opt/ml/model``: the folder's contents at the root."""
+def tar_folder(folder: Path, archive: Path, owned: Path | None = None) -> Path:
+    """``model.tar.gz`` the way SageMaker packs ``/opt/ml/model``: the folder's contents at the root.
+
+    Links to files of the job are archived as what they point to; a link out of ``owned`` fails."""
+    owned = owned or folder
+    members = [(p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()]
+    for path, relative, escaping in files_within(folder, owned):
+        if escaping is not None:
+            raise EscapingLink(_shown(folder, owned, relative), escaping, "/opt/ml")
+        members.append((relative, path))
     with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
-        for path in sorted(folder.rglob("*")):
-            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+        for relative, path in sorted(members):
+            tar.add(path, arcname=relative, recursive=False)
     return archive
