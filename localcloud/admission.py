@@ -39,6 +39,7 @@ _CODES = {
     "origin": ("AccessDeniedException", "AccessDenied", "AccessDenied", 403),
     "management": ("AccessDeniedException", "AccessDenied", "AccessDenied", 403),
     "not_implemented": ("NotImplementedException", "NotImplemented", "NotImplemented", 501),
+    "internal": ("InternalFailure", "InternalFailure", "InternalError", 500),
     "too_large": ("RequestEntityTooLargeException", "RequestEntityTooLarge", "EntityTooLarge", 413),
 }
 

@@ -184,9 +184,15 @@ class Gateway:
         except NotImplementedError as missing:
             # moto's Flask apps run in debug mode, so its NotImplementedError reaches us: answer in AWS's
             # shape with 501, which SDKs do not retry, instead of an HTML 500 they retry five times.
-            name = operation or f"{request.method} {request.path}"
+            name = f"{service} {operation}" if operation else f"{service} {request.method} {request.path}"
             message = f"The local cloud does not implement {name} ({missing}); moto lacks it."
             return refusal("not_implemented", message, request.method, request.full_path, headers, raw)(
+                environ, start_response
+            )
+        except Exception as error:  # a bug in moto: say so in AWS's shape rather than an HTML page
+            traceback.print_exc()
+            message = f"local cloud error in {service} {operation or request.path}: {error!r}"
+            return refusal("internal", message, request.method, request.full_path, headers, raw)(
                 environ, start_response
             )
 

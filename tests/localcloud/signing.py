@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -12,5 +12,6 @@ def signed_headers(cloud, method: str, path: str, body: bytes = b"", headers: di
     host = f"127.0.0.1:{cloud.port}"
     request = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers=dict(headers or {}))
     root = cloud.credentials.root
-    SigV4Auth(Credentials(root.access_key_id, root.secret_access_key), service, "us-east-1").add_auth(request)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth  # S3 signs with x-amz-content-sha256
+    signer(Credentials(root.access_key_id, root.secret_access_key), service, "us-east-1").add_auth(request)
     return {"Host": host, **dict(request.headers.items())}
