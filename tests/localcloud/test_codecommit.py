@@ -232,14 +232,12 @@ def _free_port() -> int:
 
 def test_push_events_and_clone_urls_survive_a_restart_on_another_port(tmp_path):
     """The hook reads where the cloud listens from the state folder, so a new port changes nothing."""
-    import boto3
-
-    from localcloud import daemon
+    from localcloud import config, daemon
 
     state = tmp_path / "state"
     first = daemon.start(state, _free_port())
     try:
-        client = lambda service, url: boto3.client(service, endpoint_url=url, region_name="us-east-1")  # noqa: E731
+        client = lambda service, url: config.client(url, service, "us-east-1", state)  # noqa: E731
         sqs = client("sqs", first.url)
         queue_url = sqs.create_queue(QueueName="pushes")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

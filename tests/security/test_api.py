@@ -341,3 +341,12 @@ def test_without_the_safe_loader_the_yaml_attack_would_run_code(tmp_path):
     with pytest.raises(Exception, match="Template format error"):
         Stack.parse_template(_evil_template(marker))
     assert not marker.exists()
+
+
+def test_our_own_routes_are_signed_too(cloud):
+    """A forged push event would start a build; a forged custom-resource answer would decide a stack."""
+    for path in ("/_localcloud/codecommit/push", "/cloudformation-custom-resource/forged-request"):
+        status, _, _ = _send(
+            cloud, "POST" if "push" in path else "PUT", path, {"Content-Type": "application/json"}, b"{}"
+        )
+        assert status == 403, path
