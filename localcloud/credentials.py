@@ -103,6 +103,11 @@ class CredentialStore:
             self._sessions[session.access_key_id] = session
         return session
 
+    def add(self, credential: Credential) -> None:
+        """Accept a session made elsewhere (an assumed role's key, made by moto's STS)."""
+        with self._lock:
+            self._sessions[credential.access_key_id] = credential
+
     def revoke(self, credential: Credential) -> None:
         with self._lock:
             self._sessions.pop(credential.access_key_id, None)

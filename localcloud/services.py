@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 SERVICE_MODULES = [
+    "localcloud.sts",
     "localcloud.iam",
     "localcloud.events",
     "localcloud.scheduler",

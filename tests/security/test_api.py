@@ -350,3 +350,18 @@ def test_our_own_routes_are_signed_too(cloud):
             cloud, "POST" if "push" in path else "PUT", path, {"Content-Type": "application/json"}, b"{}"
         )
         assert status == 403, path
+
+
+def test_sts_credentials_sign_requests_and_the_documentation_example_key_does_not(aws, cloud):
+    sts = aws("sts")
+    role = aws("iam").create_role(RoleName="assumable", AssumeRolePolicyDocument="{}")["Role"]
+    for issued in (
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ci")["Credentials"],
+        sts.get_session_token()["Credentials"],
+    ):
+        assert issued["AccessKeyId"] != "AKIAIOSFODNN7EXAMPLE"
+        client = _client(cloud, "s3", issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
+        assert "Buckets" in client.list_buckets()
+    example = _client(cloud, "s3", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    with pytest.raises(ClientError):
+        example.list_buckets()
