@@ -231,7 +231,7 @@ def _run(function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any],
         "/opt/ml/context.json",
     ]
     log_path = folder / "output.log"
-    process = sandbox.start(ml, argv, env, log_path, workdir="/opt/ml/code")
+    process = sandbox.start(ml, argv, env, log_path, workdir="/opt/ml/code", package=True)  # the runner is ours
     _wait_releasing_state(process, timeout)
     if process.poll() is None:
         process.kill()

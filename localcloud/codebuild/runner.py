@@ -291,8 +291,11 @@ class Build:
         with self.lock:
             if self._stop_reason:
                 return exported
-            self._process = subprocess.Popen(
-                sandbox.command(ml, argv, env, workdir=f"{MOUNT}/src"),
+            self._process = sandbox.spawn(
+                ml,
+                argv,
+                env,
+                workdir=f"{MOUNT}/src",
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

@@ -173,7 +173,7 @@ class EndpointService:
                 variant = contained(folder, names.VARIANT.check(spec.variant_name), what="variant")
                 environment = artifacts.prepare(self.cloud.client("s3"), spec, variant / "ml")
                 deployed.servers[spec.variant_name] = fleet.start(
-                    variant, spec.variant_name, environment, self.records
+                    variant, spec.variant_name, environment, self.records, spec.network_isolation
                 )
                 self.logs.follow(key, spec.variant_name, variant / "server.log")
             for server in deployed.servers.values():
@@ -555,6 +555,7 @@ def patch_moto() -> None:
         SageMakerModelBackend.create_endpoint_config = _create_endpoint_config(
             SageMakerModelBackend.create_endpoint_config
         )
+        artifacts.record_network_isolation()
         SageMakerModelBackend.create_endpoint = _create_endpoint(SageMakerModelBackend.create_endpoint)
         SageMakerModelBackend.delete_endpoint = _delete_endpoint(SageMakerModelBackend.delete_endpoint)
         SageMakerModelBackend.update_endpoint = update_endpoint

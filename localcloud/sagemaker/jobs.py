@@ -73,7 +73,9 @@ class JobRunner:
         (folder / "ml").mkdir(parents=True)
         return folder
 
-    def _run_program(self, kind: str, name: str, ml: Path, argv: list[str], env: dict[str, str], workdir: str) -> None:
+    def _run_program(
+        self, kind: str, name: str, ml: Path, argv: list[str], env: dict[str, str], workdir: str, isolated: bool = False
+    ) -> None:
         group = "/aws/sagemaker/ProcessingJobs" if kind == "processing" else "/aws/sagemaker/TrainingJobs"
         stream = f"{name}/algo-1-{int(time.time())}"
         lines: list[str] = []
@@ -86,7 +88,9 @@ class JobRunner:
                 log.flush()
 
             on_line(f"$ {shlex.join(argv)}")
-            code = sandbox.run(ml, argv, {**self.cloud.client_environment(), **env}, on_line, workdir=workdir)
+            code = sandbox.run(
+                ml, argv, {**self.cloud.client_environment(), **env}, on_line, workdir=workdir, isolated=isolated
+            )
         self._ship_logs(group, stream, lines)
         if code != 0:
             raise JobFailed(failure_reason(ml, lines, code))
@@ -143,7 +147,8 @@ class JobRunner:
             argv = list(app.get("ContainerEntrypoint") or []) + list(app.get("ContainerArguments") or [])
             if not argv:
                 raise JobFailed("ClientError: AppSpecification has no ContainerEntrypoint; local jobs need one")
-            self._run_program("processing", name, ml, argv, record.get("Environment") or {}, "/opt/ml")
+            isolated = bool((record.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+            self._run_program("processing", name, ml, argv, record.get("Environment") or {}, "/opt/ml", isolated)
             for item in outputs:
                 local = _under_ml(ml, item["S3Output"]["LocalPath"])
                 try:
@@ -208,7 +213,7 @@ class JobRunner:
             argv, env, workdir = self._training_program(record, ml, channels, s3)
             record["SecondaryStatus"] = "Training"
             self.store.save("training", record)
-            self._run_program("training", name, ml, argv, env, workdir)
+            self._run_program("training", name, ml, argv, env, workdir, bool(record.get("EnableNetworkIsolation")))
             record["SecondaryStatus"] = "Uploading"
             output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             bucket, prefix = s3io.split_uri(f"{output_path}/{name}/output/model.tar.gz")

@@ -1,19 +1,24 @@
-"""Run a job's program as a host process that sees SageMaker's container layout.
+"""Run a job's program as a host process that sees SageMaker's container layout, unprivileged.
 
-bubblewrap gives the process a private mount namespace: the host's filesystem read-only, a fresh
-``/tmp``, the job's folder mounted at ``/opt/ml``, and an ``/etc/hosts`` that knows ``algo-1``. The
-project's Python stands in for the framework image: its ``bin`` comes first on ``PATH``, so the
-``python3`` of a container entrypoint is ours.
+bubblewrap gives the program namespaces of its own (mounts, pids, IPC, hostname, cgroups and the
+network) and a root that holds only what it needs (``view``): the job's folder at ``/opt/ml``, a
+private ``/tmp`` and an ``/etc/hosts`` that knows ``algo-1``. It never runs as root, has no
+capabilities and cannot gain any (``identity``). Its network reaches the local cloud's API at the
+URL it is given and, where slirp4netns is installed, the outside world, never the host's loopback
+(``network``). The project's Python stands in for the framework image: its ``bin`` comes first on
+``PATH``, so the ``python3`` of a container entrypoint is ours.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from . import identity, network
+from .view import PACKAGE, View, python_paths
 
 INSTALL_HINT = (
     "bubblewrap ('bwrap') is required to run local SageMaker jobs and endpoints but was not found on PATH. "
@@ -21,6 +26,11 @@ INSTALL_HINT = (
     "(Fedora) or run 'make install' as root."
 )
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RUN_DIR = "/run/localcloud"
+API_SOCKET = f"{RUN_DIR}/api.sock"
+RELAY = f"{RUN_DIR}/relay.py"
+HOSTS = "127.0.0.1 localhost algo-1\n::1 localhost\n"
+SLIRP_RESOLV = "nameserver 10.0.2.3\n"  # slirp4netns's DNS forwarder
 
 
 class SandboxUnavailable(RuntimeError):
@@ -38,52 +48,77 @@ def python_bin_dir() -> str:
     return str(Path(sys.executable).parent)
 
 
-def _host_paths_hidden_by_tmp() -> list[str]:
-    """The project's Python and code, when they live under /tmp (a checkout in a temporary folder):
-    the sandbox's private /tmp would hide them, so they are mounted back, read-only."""
-    from .config import REPO_ROOT
-
-    wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, REPO_ROOT}
-    hidden = sorted({str(p.resolve()) for p in wanted if p.resolve().is_relative_to("/tmp")})
-    # a path inside another one is already visible through it
-    return [p for p in hidden if not any(p != q and Path(p).is_relative_to(q) for q in hidden)]
-
-
-def _hosts_file(job_dir: Path) -> Path:
-    hosts = job_dir / "hosts"
-    hosts.write_text("127.0.0.1 localhost algo-1\n::1 localhost\n")
-    return hosts
+def _generated(name: str, text: str) -> Path:
+    """A file the sandbox sees in /etc instead of the host's, kept in the private runtime folder."""
+    path = network.API_SOCKETS.folder() / name
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    return path
 
 
-def command(ml_dir: Path, argv: Sequence[str], env: dict[str, str], workdir: str = "/opt/ml") -> list[str]:
-    """The bwrap command line that runs ``argv`` with ``ml_dir`` as ``/opt/ml``."""
-    ml_dir = Path(ml_dir)
-    hosts = _hosts_file(ml_dir.parent)
+def _etc(uid: int, gid: int, outside: bool) -> dict[str, Path]:
+    files = {
+        "passwd": _generated(f"passwd-{uid}-{gid}", identity.passwd(uid, gid)),
+        "group": _generated(f"group-{gid}", identity.group(gid)),
+        "hosts": _generated("hosts", HOSTS),
+    }
+    if outside:
+        files["resolv.conf"] = _generated("resolv-slirp.conf", SLIRP_RESOLV)
+    elif Path("/etc/resolv.conf").exists():
+        files["resolv.conf"] = Path("/etc/resolv.conf")
+    return files
+
+
+def command(
+    ml_dir: Path,
+    argv: Sequence[str],
+    env: dict[str, str],
+    workdir: str = "/opt/ml",
+    *,
+    isolated: bool = False,
+    package: bool = False,
+    outside: network.Outside | None = None,
+) -> list[str]:
+    """The bwrap command line that runs ``argv`` with ``ml_dir`` as ``/opt/ml``.
+
+    ``isolated``: no network at all (SageMaker's ``EnableNetworkIsolation``), not even the API.
+    ``package``: the ``localcloud`` package is visible read-only (programs of the local cloud's own).
+    ``outside``: the descriptors through which slirp4netns joins (see ``spawn``).
+    """
+    uid, gid = identity.ids()
+    port = None if isolated else network.api_port(env)
+    view = View()
+    view.system(_etc(uid, gid, outside is not None))
+    view.tmpfs("/tmp", "1777")  # before the Python mounts: a checkout may live under /tmp
+    for path in python_paths():
+        view.host_path(path)
+    if package:
+        view.host_path(PACKAGE)
+    view.rw(Path(ml_dir), "/opt/ml")
+    program = [*identity.program_prefix(uid, gid)]
+    if port is not None:
+        view.directory(RUN_DIR)
+        view.rw(network.API_SOCKETS.path(port), API_SOCKET)
+        view.ro(Path(__file__).with_name("relay.py"), RELAY)
+        program += [str(Path(sys.executable).resolve()), "-I", "-S", RELAY, API_SOCKET, str(port), "--"]
     args = [
         bwrap_path(),
         "--die-with-parent",
-        "--unshare-all",
-        "--share-net",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/opt",
+        "--new-session",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        *identity.bwrap_options(uid, gid),
+        *view.args,
+        "--chdir",
+        workdir,
+        "--clearenv",
     ]
-    # /opt is replaced to make room for /opt/ml; keep whatever else the host has there visible.
-    if os.path.isdir("/opt"):
-        for entry in sorted(os.listdir("/opt")):
-            if entry != "ml":
-                args += ["--ro-bind", f"/opt/{entry}", f"/opt/{entry}"]
-    for path in _host_paths_hidden_by_tmp():
-        args += ["--ro-bind", path, path]
-    args += ["--bind", str(ml_dir), "/opt/ml", "--ro-bind", str(hosts), "/etc/hosts", "--chdir", workdir, "--clearenv"]
     full_env = {
         "PATH": f"{python_bin_dir()}:{SYSTEM_PATH}",
         "HOME": "/tmp",
@@ -94,7 +129,36 @@ def command(ml_dir: Path, argv: Sequence[str], env: dict[str, str], workdir: str
     full_env.update(env)
     for key, value in full_env.items():
         args += ["--setenv", key, str(value)]
-    return [*args, "--", *argv]
+    if outside is not None:
+        args += outside.bwrap_options()
+    return [*args, "--", *program, *argv]
+
+
+def spawn(
+    ml_dir: Path,
+    argv: Sequence[str],
+    env: dict[str, str],
+    workdir: str = "/opt/ml",
+    *,
+    isolated: bool = False,
+    package: bool = False,
+    **popen,
+) -> subprocess.Popen:
+    """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folder becomes the program's."""
+    uid, gid = identity.ids()
+    identity.hand_over(Path(ml_dir), uid, gid)
+    slirp = None if isolated else network.slirp_path()
+    outside = network.Outside() if slirp else None
+    args = command(ml_dir, argv, env, workdir, isolated=isolated, package=package, outside=outside)
+    if outside is None:
+        return subprocess.Popen(args, **popen)
+    try:
+        process = subprocess.Popen(args, pass_fds=outside.child_fds(), **popen)
+    except BaseException:
+        outside.abandon()
+        raise
+    outside.attach(slirp)
+    return process
 
 
 def run(
@@ -104,10 +168,16 @@ def run(
     on_line: Callable[[str], None],
     workdir: str = "/opt/ml",
     stop: Callable[[], bool] | None = None,
+    *,
+    isolated: bool = False,
 ) -> int:
     """Run to completion, handing every output line to ``on_line``; returns the exit code."""
-    process = subprocess.Popen(
-        command(ml_dir, argv, env, workdir),
+    process = spawn(
+        ml_dir,
+        argv,
+        env,
+        workdir,
+        isolated=isolated,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -122,10 +192,25 @@ def run(
 
 
 def start(
-    ml_dir: Path, argv: Sequence[str], env: dict[str, str], log_path: Path, workdir: str = "/opt/ml"
+    ml_dir: Path,
+    argv: Sequence[str],
+    env: dict[str, str],
+    log_path: Path,
+    workdir: str = "/opt/ml",
+    *,
+    isolated: bool = False,
+    package: bool = False,
 ) -> subprocess.Popen:
     """Start a long-running program (a model server) with its output going to ``log_path``."""
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
-    return subprocess.Popen(
-        command(ml_dir, argv, env, workdir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with open(log_path, "ab") as log:  # the child keeps its own copy
+        return spawn(
+            ml_dir,
+            argv,
+            env,
+            workdir,
+            isolated=isolated,
+            package=package,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )

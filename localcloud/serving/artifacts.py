@@ -38,6 +38,7 @@ class VariantSpec:
     environment: dict[str, str] = field(default_factory=dict)
     image: str = ""
     uncompressed: bool = False
+    network_isolation: bool = False  # the model's EnableNetworkIsolation: its server gets no network
 
 
 def _weight(variant: dict[str, Any]) -> float:
@@ -90,7 +91,8 @@ def resolve_variant(backend: Any, variant: dict[str, Any]) -> VariantSpec:
         image = image or package_container.get("Image", "")
         if not url:
             url, uncompressed = _model_data(package_container)
-    return VariantSpec(name, model.model_name, _weight(variant), url, environment, image, uncompressed)
+    isolated = bool(getattr(model, "enable_network_isolation", False))
+    return VariantSpec(name, model.model_name, _weight(variant), url, environment, image, uncompressed, isolated)
 
 
 def resolve_config(backend: Any, endpoint_config_name: str) -> list[VariantSpec]:
@@ -174,3 +176,22 @@ def prepare(s3: Any, spec: VariantSpec, ml_dir: Path) -> dict[str, str]:
     elif not spec.model_data_url:
         raise DeploymentError(f"model {spec.model_name} has no ModelDataUrl and no SAGEMAKER_PROGRAM: nothing to serve")
     return environment
+
+
+def record_network_isolation() -> None:
+    """moto's CreateModel drops ``EnableNetworkIsolation``: keep it on the model, for ``resolve_variant``."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerResponse.create_model
+    if getattr(original, "keeps_network_isolation", False):
+        return
+
+    def create_model(self):
+        result = original(self)
+        model = self.sagemaker_backend._models.get(self._get_param("ModelName"))
+        if model is not None:
+            model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation"))
+        return result
+
+    create_model.keeps_network_isolation = True
+    SageMakerResponse.create_model = create_model

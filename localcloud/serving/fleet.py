@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -19,10 +20,11 @@ from typing import Any
 
 from localcloud import sandbox
 from localcloud.serving.proxy import Upstream
+from localcloud.serving.unix import SocketFolder
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the localcloud package
 SERVER_MODULE = "localcloud.serving.model_server"
-PORT_FILE = "server-port"
+SOCKET_FILE = "server-sockets"  # the workers' socket names; the sockets lie beside it
 STARTUP_TIMEOUT_SECONDS = 120.0
 
 
@@ -101,7 +103,7 @@ class ModelServer:
         self, timeout: float = STARTUP_TIMEOUT_SECONDS, cancelled: Callable[[], bool] = lambda: False
     ) -> None:
         """Block until ``GET /ping`` answers 200; raise ServerFailed if it exits or times out."""
-        port_file = self.folder / "ml" / PORT_FILE
+        socket_file = self.folder / "ml" / SOCKET_FILE
         deadline = time.monotonic() + timeout
         delay = 0.01
         while time.monotonic() < deadline:
@@ -109,8 +111,8 @@ class ModelServer:
                 raise ServerFailed("cancelled")
             if self.process.poll() is not None:
                 raise ServerFailed(self.failure_reason())
-            if self.upstream is None and port_file.exists():
-                self.upstream = Upstream("127.0.0.1", [int(port) for port in port_file.read_text().split()])
+            if self.upstream is None and socket_file.exists():
+                self.upstream = Upstream(socket_file.parent, socket_file.read_text().split())
             if self.upstream is not None and self.upstream.ping():
                 return
             time.sleep(delay)
@@ -130,12 +132,13 @@ class ModelServer:
         except subprocess.TimeoutExpired:
             pass
         _wait_group_gone(self.process.pid)
+        _wait_sockets_closed(self.folder / "ml")
         self.record.unlink(missing_ok=True)
 
 
 def _kill_group(pid: int) -> None:
     try:
-        os.killpg(pid, signal.SIGKILL)  # started in its own session: the group is bwrap and the server
+        os.killpg(pid, signal.SIGKILL)  # bwrap's own session; the sandbox's processes die with it
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -158,19 +161,55 @@ def _group_running(pgid: int) -> bool:
 
 
 def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
-    """Return once no process of the group is left running, so its ports are free when stop() returns."""
+    """Return once no process of the group is left running, so nothing answers once stop() returns."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _group_running(pgid):
         time.sleep(0.005)
 
 
-def start(folder: Path, variant: str, environment: dict[str, str], records: Path) -> ModelServer:
-    """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml)."""
+def _wait_sockets_closed(ml: Path, timeout: float = 5.0) -> None:
+    """Return once no worker socket accepts a connection: the sandbox's processes, in a session of
+    their own, die just after bwrap (its pid namespace ends with it)."""
+    socket_file = ml / SOCKET_FILE
+    try:
+        names = socket_file.read_text().split()
+        folder = SocketFolder(ml)
+    except OSError:
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        for name in names:
+            while time.monotonic() < deadline and _accepts(folder.address(name)):
+                time.sleep(0.005)
+    finally:
+        folder.close()
+
+
+def _accepts(address: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(address)
+            return True
+        except OSError:
+            return False
+
+
+def start(
+    folder: Path, variant: str, environment: dict[str, str], records: Path, isolated: bool = False
+) -> ModelServer:
+    """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml).
+
+    ``isolated``: the model's ``EnableNetworkIsolation``, no network at all (the proxy still reaches
+    the workers: their sockets are files of the folder).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ml" / PORT_FILE).unlink(missing_ok=True)
+    (folder / "ml" / SOCKET_FILE).unlink(missing_ok=True)
     env = {**environment, "PYTHONPATH": str(PACKAGE_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
-    argv = ["python3", "-m", SERVER_MODULE, "--port-file", f"/opt/ml/{PORT_FILE}"]
-    process = LAUNCHER.call(lambda: sandbox.start(folder / "ml", argv, env, folder / "server.log"))
+    argv = ["python3", "-m", SERVER_MODULE, "--socket-file", f"/opt/ml/{SOCKET_FILE}"]
+    process = LAUNCHER.call(
+        lambda: sandbox.start(folder / "ml", argv, env, folder / "server.log", isolated=isolated, package=True)
+    )
     records.mkdir(parents=True, exist_ok=True)
     record = records / f"{uuid.uuid4().hex}.json"
     record.write_text(json.dumps({"pid": process.pid, "folder": str(folder), "variant": variant}))

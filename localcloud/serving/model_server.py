@@ -1,14 +1,16 @@
-"""The program an endpoint's variant runs: SageMaker's serving contract on 127.0.0.1.
+"""The program an endpoint's variant runs: SageMaker's serving contract on unix sockets.
 
 ``GET /ping`` answers 200 once the model is loaded; ``POST /invocations`` runs the inference
 script's handlers. It loads the model before it listens, so a server that listens is a server that
-can serve, then writes its ports to ``--port-file`` for the local cloud to find. Startup failures
+can serve, then writes its sockets' names to ``--socket-file`` for the local cloud to find. The
+sockets sit beside that file, in the server's folder: the server has a network namespace of its
+own, which the local cloud cannot reach by TCP, but it shares that folder. Startup failures
 end with one ``ERROR:`` line (the endpoint's FailureReason) and a non-zero exit.
 
 Like the scikit-learn serving container, it runs ``SAGEMAKER_MODEL_SERVER_WORKERS`` worker
 processes (default: one per CPU, at most four here, where every endpoint shares one machine), so
 that one variant uses more than one core. The workers are forked after the model is loaded and share
-it; each listens on a port of its own and the local cloud sends each invocation to the least busy.
+it; each listens on a socket of its own and the local cloud sends each invocation to the least busy.
 A worker that dies is replaced.
 
 Run inside the sandbox as ``python3 -m localcloud.serving.model_server``.
@@ -30,30 +32,35 @@ from typing import Any
 
 from localcloud import http11
 from localcloud.serving.handlers import JSON, Handlers, ScriptError
+from localcloud.serving.unix import SocketFolder
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-DEFAULT_PORT_FILE = "/opt/ml/server-port"
+DEFAULT_SOCKET_FILE = "/opt/ml/server-sockets"
 TEXT = "text/plain; charset=utf-8"
 WORKERS_VARIABLE = "SAGEMAKER_MODEL_SERVER_WORKERS"
 MAX_DEFAULT_WORKERS = 4
 
 
-class ModelHTTPServer(socketserver.ThreadingTCPServer):
+class ModelHTTPServer(socketserver.ThreadingUnixStreamServer):
     """One thread per keep-alive connection; the local cloud reuses a few connections."""
 
     daemon_threads = True
-    allow_reuse_address = True
     request_queue_size = 64
 
     def __init__(
         self,
-        address: tuple[str, int],
+        folder: SocketFolder,
+        name: str,
         handlers: Handlers,
         model: Any,
         default_accept: str,
         default_content_type: str,
     ):
+        address = folder.address(name)
+        if os.path.lexists(address):
+            os.unlink(address)  # left by a server of an earlier run in the same folder
         super().__init__(address, ConnectionHandler)
+        self.name = name
         self.handlers = handlers
         self.model = model
         self.default_accept = default_accept
@@ -85,12 +92,10 @@ class ModelHTTPServer(socketserver.ThreadingTCPServer):
 class ConnectionHandler(socketserver.StreamRequestHandler):
     """Serves one keep-alive connection: the local cloud reuses a few per model server."""
 
-    disable_nagle_algorithm = True  # small responses go out at once
     server: ModelHTTPServer
 
     def handle(self) -> None:
         while True:
-            http11.ack_promptly(self.connection)
             try:
                 request = http11.read_request(self.rfile, self.wfile)
             except http11.BadRequest as error:
@@ -129,10 +134,10 @@ def worker_count(environ: Mapping[str, str] = os.environ) -> int:
     return int(value)
 
 
-def _write_ports(port_file: Path, ports: list[int]) -> None:
-    tmp = port_file.with_name(port_file.name + ".tmp")
-    tmp.write_text(" ".join(map(str, ports)))
-    os.replace(tmp, port_file)
+def _write_sockets(socket_file: Path, names: list[str]) -> None:
+    tmp = socket_file.with_name(socket_file.name + ".tmp")
+    tmp.write_text(" ".join(names))
+    os.replace(tmp, socket_file)
 
 
 def _die_with_parent(supervisor: int) -> None:
@@ -182,7 +187,7 @@ def supervise(servers: list[ModelHTTPServer]) -> None:
             if server is None:
                 continue
             print(
-                f"model server worker {pid} on port {server.server_address[1]} exited "
+                f"model server worker {pid} on socket {server.name} exited "
                 f"({os.waitstatus_to_exitcode(status)}); starting another",
                 flush=True,
             )
@@ -197,10 +202,11 @@ def supervise(servers: list[ModelHTTPServer]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve a SageMaker model on 127.0.0.1.")
+    parser = argparse.ArgumentParser(description="Serve a SageMaker model on unix sockets.")
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--port", type=int, default=0, help="the first worker's port; 0 picks a free port")
-    parser.add_argument("--port-file", type=Path, default=Path(DEFAULT_PORT_FILE))
+    parser.add_argument(
+        "--socket-file", type=Path, default=Path(DEFAULT_SOCKET_FILE), help="lists the sockets, made beside it"
+    )
     args = parser.parse_args(argv)
     try:
         workers = worker_count()
@@ -217,9 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"ERROR: loading the model failed: {type(error).__name__}: {error}", flush=True)
         return 1
+    folder = SocketFolder(args.socket_file.parent)
     servers = [
         ModelHTTPServer(
-            ("127.0.0.1", args.port if index == 0 else 0),
+            folder,
+            f"worker-{index}.sock",
             handlers,
             model,
             default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON),
@@ -227,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for index in range(workers)
     ]
-    ports = [server.server_address[1] for server in servers]
-    _write_ports(args.port_file, ports)
-    print(f"model server listening on 127.0.0.1 port {', '.join(map(str, ports))}", flush=True)
+    names = [server.name for server in servers]
+    _write_sockets(args.socket_file, names)
+    print(f"model server listening on {', '.join(names)} in {folder.path}", flush=True)
     if workers == 1:
         _serve(servers[0])
     else:

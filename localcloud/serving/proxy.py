@@ -1,15 +1,20 @@
-"""Forwarding invocations to a model server over a few reused keep-alive connections."""
+"""Forwarding invocations to a model server over a few reused keep-alive connections.
+
+The model server runs in a network namespace of its own, so its workers listen on unix sockets in
+the server's folder, which both sides see.
+"""
 
 from __future__ import annotations
 
-import http.client
 import random
 import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from localcloud import http11
+from localcloud.serving.unix import SocketFolder
 
 INVOCATION_TIMEOUT_SECONDS = 60.0  # SageMaker's own limit for a real-time invocation
 _RNG = random.Random()
@@ -29,15 +34,22 @@ class UpstreamResponse:
 
 
 class _Connection:
-    """One kept-alive TCP connection to a model server."""
+    """One kept-alive connection to a worker's unix socket."""
 
-    def __init__(self, host: str, port: int, timeout: float):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, address: str, timeout: float):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()
+            raise
         self.rfile = self.sock.makefile("rb")
 
-    def exchange(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, bool]:
-        self.sock.sendall(http11.encode_request("POST", path, headers, body))
+    def exchange(
+        self, path: str, body: bytes, headers: dict[str, str], method: str = "POST"
+    ) -> tuple[int, dict[str, str], bytes, bool]:
+        self.sock.sendall(http11.encode_request(method, path, headers, body))
         return http11.read_response(self.rfile)
 
     def close(self) -> None:
@@ -46,10 +58,10 @@ class _Connection:
 
 
 class _Worker:
-    """One worker process of a model server: its port, idle connections and requests in flight."""
+    """One worker process of a model server: its socket, idle connections and requests in flight."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, name: str):
+        self.name = name
         self.idle: list[_Connection] = []
         self.in_flight = 0
 
@@ -62,15 +74,23 @@ class Upstream:
     server's worker processes side by side.
     """
 
-    def __init__(self, host: str, ports: Sequence[int], timeout: float = INVOCATION_TIMEOUT_SECONDS):
-        if not ports:
-            raise ValueError("a model server needs at least one port")
-        self.host, self.timeout = host, timeout
-        self._workers = [_Worker(port) for port in ports]
+    def __init__(self, folder: Path, sockets: Sequence[str], timeout: float = INVOCATION_TIMEOUT_SECONDS):
+        if not sockets:
+            raise ValueError("a model server needs at least one worker socket")
+        self.timeout = timeout
+        self._folder = SocketFolder(folder)
+        self._workers = [_Worker(name) for name in sockets]
         self._lock = threading.Lock()
 
-    def _connect(self, worker: _Worker) -> _Connection:
-        return _Connection(self.host, worker.port, self.timeout)
+    def where(self, worker: _Worker) -> Path:
+        return self._folder.path / worker.name
+
+    def _connect(self, worker: _Worker, timeout: float | None = None) -> _Connection:
+        """Connect under the lock: once closed, the folder's descriptor number may name another folder."""
+        with self._lock:
+            if self._folder.fd < 0:
+                raise ConnectionRefusedError("the model server was stopped")
+            return _Connection(self._folder.address(worker.name), timeout or self.timeout)
 
     def _take(self) -> tuple[_Worker, _Connection | None]:
         with self._lock:
@@ -110,7 +130,7 @@ class Upstream:
                     connection = self._connect(worker)
                 except OSError as error:
                     raise UpstreamUnavailable(
-                        f"cannot connect to the model server at {self.host}:{worker.port}: {error}"
+                        f"cannot connect to the model server at {self.where(worker)}: {error}"
                     ) from None
             try:
                 status, response_headers, data, keep_alive = connection.exchange(path, body, headers)
@@ -123,7 +143,7 @@ class Upstream:
                     reused, connection = False, None
                     continue
                 raise UpstreamUnavailable(
-                    f"the model server at {self.host}:{worker.port} dropped the request: {error!r}"
+                    f"the model server at {self.where(worker)} dropped the request: {error!r}"
                 ) from None
             if not keep_alive:
                 connection.close()
@@ -132,23 +152,26 @@ class Upstream:
 
     def ping(self, timeout: float = 2.0) -> bool:
         """True once every worker answers ``GET /ping`` with 200."""
-        return all(self._ping(worker.port, timeout) for worker in self._workers)
+        return all(self._ping(worker, timeout) for worker in self._workers)
 
-    def _ping(self, port: int, timeout: float) -> bool:
+    def _ping(self, worker: _Worker, timeout: float) -> bool:
         try:
-            connection = http.client.HTTPConnection(self.host, port, timeout=timeout)
-            connection.request("GET", "/ping")
-            ok = connection.getresponse().status == 200
-            connection.close()
-            return ok
-        except (OSError, http.client.HTTPException):
+            connection = self._connect(worker, timeout)
+        except OSError:
             return False
+        try:
+            return connection.exchange("/ping", b"", {}, method="GET")[0] == 200
+        except (OSError, http11.BadRequest):
+            return False
+        finally:
+            connection.close()
 
     def close(self) -> None:
         with self._lock:
             idle = [connection for worker in self._workers for connection in worker.idle]
             for worker in self._workers:
                 worker.idle = []
+            self._folder.close()
         for connection in idle:
             connection.close()
 

@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from localcloud.credentials import read as read_credentials
 from localcloud.sagemaker.endpoints import MAX_PAYLOAD_BYTES
 from localcloud.server import LocalCloud
+from localcloud.serving.unix import SocketFolder
 from tests.localcloud.conftest import reset_moto
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,26 +161,35 @@ def create_endpoint(local, name: str, variants: list[tuple[str, dict, float]]) -
     return wait_settled(sm, name)
 
 
-def read_ports(port_file: Path) -> list[int]:
-    return [int(port) for port in port_file.read_text().split()]
+def read_sockets(socket_file: Path) -> list[Path]:
+    """A model server's worker sockets: named in its socket file, lying beside it."""
+    return [socket_file.parent / name for name in socket_file.read_text().split()]
 
 
-def server_ports(local, name: str) -> dict[str, list[int]]:
+def server_sockets(local, name: str) -> dict[str, list[Path]]:
     """Where each variant's model server workers listen (read from its folder, as an operator would)."""
-    ports = {}
-    for port_file in (local.state_dir / "endpoints" / "us-east-1" / name).glob("*/*/ml/server-port"):
-        ports[port_file.parent.parent.name] = read_ports(port_file)
-    return ports
+    sockets = {}
+    for socket_file in (local.state_dir / "endpoints" / "us-east-1" / name).glob("*/*/ml/server-sockets"):
+        sockets[socket_file.parent.parent.name] = read_sockets(socket_file)
+    return sockets
 
 
-def refuses_connections(ports: list[int]) -> bool:
+def refuses_connections(sockets: list[Path]) -> bool:
     """True when no worker of a model server accepts connections any more."""
-    for port in ports:
+    for path in sockets:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            folder = SocketFolder(path.parent)  # a state folder's paths can be too long for an address
+        except OSError:
+            continue
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(1)
+                probe.connect(folder.address(path.name))
             return False
         except OSError:
             pass
+        finally:
+            folder.close()
     return True
 
 
@@ -265,7 +275,7 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
         except ClientError:
             continue
         messages = [e["message"] for e in events["events"]]
-    assert any("model server listening on 127.0.0.1" in m for m in messages), messages
+    assert any("model server listening on worker-0.sock" in m for m in messages), messages
 
 
 # failures -------------------------------------------------------------------------------------
@@ -319,7 +329,7 @@ def test_the_models_environment_sets_the_number_of_server_workers(local, artifac
     workers = {**SERVING_ENV, "SAGEMAKER_MODEL_SERVER_WORKERS": "3"}
     container = {"Image": IMAGE, "ModelDataUrl": artifact, "Environment": workers}
     assert create_endpoint(local, "three-workers", [("AllTraffic", container, 1.0)])["EndpointStatus"] == "InService"
-    assert len(server_ports(local, "three-workers")["AllTraffic"]) == 3
+    assert len(server_sockets(local, "three-workers")["AllTraffic"]) == 3
     runtime = local.client("sagemaker-runtime")
     response = runtime.invoke_endpoint(
         EndpointName="three-workers", Body=csv_rows(dataset[0][:2]), ContentType="text/csv"
@@ -341,8 +351,9 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     sm = local.client("sagemaker")
     name = "blue-green"
     container = {"ModelPackageName": package_arn}
-    assert create_endpoint(local, name, [("Blue", container, 1.0)])["EndpointStatus"] == "InService"
-    blue_port = server_ports(local, name)["Blue"]
+    created = create_endpoint(local, name, [("Blue", container, 1.0)])
+    assert created["EndpointStatus"] == "InService", created.get("FailureReason")
+    blue_sockets = server_sockets(local, name)["Blue"]
 
     # two variants, weighted 0/1 so every untargeted request goes to Green
     sm.create_model(ModelName="green-model", ExecutionRoleArn=ROLE, Containers=[container])
@@ -373,9 +384,10 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     assert served_during["InvokedProductionVariant"] == "Blue"
 
     after = wait_settled(sm, name)
-    assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == "green-config"
+    assert after["EndpointStatus"] == "InService", after.get("FailureReason")
+    assert after["EndpointConfigName"] == "green-config", after.get("FailureReason")
     assert "FailureReason" not in after
-    assert refuses_connections(blue_port), "the old fleet must be stopped once traffic moved"
+    assert refuses_connections(blue_sockets), "the old fleet must be stopped once traffic moved"
     variants = {invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] for _ in range(8)}
     assert variants == {"Green"}
     answer, targeted = invoke(local, name, csv_rows(dataset[0][:3]), TargetVariant="Canary")
@@ -413,9 +425,9 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
     assert "Update to endpoint configuration broken-config failed" in rolled_back["FailureReason"]
     assert invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] == "Green"
 
-    ports = server_ports(local, name)
+    sockets = server_sockets(local, name)
     sm.delete_endpoint(EndpointName=name)
-    assert ports and all(refuses_connections(port) for port in ports.values())
+    assert sockets and all(refuses_connections(paths) for paths in sockets.values())
     with pytest.raises(ClientError):
         sm.describe_endpoint(EndpointName=name)
 
@@ -480,16 +492,16 @@ def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(l
     assert wait_settled(sm, name)["EndpointStatus"] == "InService"
     assert invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] == "Updated"
 
-    ports = server_ports(local, name)
+    sockets = server_sockets(local, name)
     cfn.delete_stack(StackName="endpoint-stack")
-    assert ports and all(refuses_connections(port) for port in ports.values())
+    assert sockets and all(refuses_connections(paths) for paths in sockets.values())
 
 
 # restarts ---------------------------------------------------------------------------------------
 def test_endpoint_serves_again_after_a_restart(local, endpoint, model, dataset):
-    old_port = server_ports(local, endpoint)["AllTraffic"]
+    old_sockets = server_sockets(local, endpoint)["AllTraffic"]
     local.restart()
-    assert refuses_connections(old_port)
+    assert refuses_connections(old_sockets)
     answer, _ = invoke(local, endpoint, csv_rows(dataset[0][:5]))  # waits for the server to be back
     assert [p["label"] for p in answer["predictions"]] == model.predict(dataset[0][:5]).tolist()
     description = local.client("sagemaker").describe_endpoint(EndpointName=endpoint)
@@ -547,14 +559,14 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
         )
         sm.create_endpoint(EndpointName="survivor", EndpointConfigName="c")
         assert wait_settled(sm, "survivor")["EndpointStatus"] == "InService"
-        port = read_ports(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-port")))
+        sockets = read_sockets(next(state_dir.glob("endpoints/us-east-1/survivor/*/AllTraffic/ml/server-sockets")))
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     deadline = time.monotonic() + 10
-    while not refuses_connections(port) and time.monotonic() < deadline:
+    while not refuses_connections(sockets) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert refuses_connections(port), "the model server outlived the local cloud that started it"
+    assert refuses_connections(sockets), "the model server outlived the local cloud that started it"
 
     process, url = _start_server_process(state_dir)
     try:

@@ -1,11 +1,11 @@
-"""The model server's worker processes: one port each, shared load, replaced when they die."""
+"""The model server's worker processes: one unix socket each, shared load, replaced when they die."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from localcloud import http11
 from localcloud.serving import model_server
 from localcloud.serving.proxy import Upstream
 
@@ -41,7 +42,8 @@ class RunningServer:
     def __init__(self, folder: Path, workers: str):
         (folder / "code").mkdir(parents=True)
         (folder / "code" / "pid.py").write_text(PID_SCRIPT)
-        self.port_file = folder / "ports"
+        self.folder = folder
+        self.socket_file = folder / "sockets"
         self.log = open(folder / "server.log", "w+b")  # noqa: SIM115 - closed in stop()
         env = {
             **os.environ,
@@ -52,19 +54,23 @@ class RunningServer:
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "localcloud.serving.model_server", "--model-dir", str(folder)]
-            + ["--port-file", str(self.port_file)],
+            + ["--socket-file", str(self.socket_file)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
 
-    def ports(self) -> list[int]:
+    def names(self) -> list[str]:
         deadline = time.monotonic() + 30
-        while not self.port_file.exists():
+        while not self.socket_file.exists():
             assert self.process.poll() is None, self.output()
-            assert time.monotonic() < deadline, "the model server wrote no port file"
+            assert time.monotonic() < deadline, "the model server wrote no socket file"
             time.sleep(0.02)
-        return [int(port) for port in self.port_file.read_text().split()]
+        return self.socket_file.read_text().split()
+
+    def sockets(self) -> list[Path]:
+        """Where the workers listen: beside the socket file."""
+        return [self.folder / name for name in self.names()]
 
     def output(self) -> str:
         self.log.flush()
@@ -92,36 +98,37 @@ def start_server(tmp_path):
         server.stop()
 
 
-def pid_at(port: int, body: bytes = b"1", timeout: float = 5) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
-        response = connection.getresponse()
-        assert response.status == 200
-        return json.loads(response.read())["pid"]
-    finally:
-        connection.close()
+def pid_at(address: Path, body: bytes = b"1", timeout: float = 5) -> int:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(address))
+        sock.sendall(http11.encode_request("POST", "/invocations", {"Content-Type": "text/csv"}, body))
+        status, _, data, _ = http11.read_response(sock.makefile("rb"))
+    assert status == 200
+    return json.loads(data)["pid"]
 
 
-def answers(port: int) -> bool:
+def answers(address: Path) -> bool:
     try:
-        pid_at(port, timeout=1)
+        pid_at(address, timeout=1)
         return True
     except OSError:
         return False
 
 
-def test_each_worker_is_its_own_process_on_its_own_port(start_server):
+def test_each_worker_is_its_own_process_on_its_own_socket(start_server):
     server = start_server("2")
-    ports = server.ports()
-    assert len(ports) == 2
-    pids = {pid_at(port) for port in ports}
+    sockets = server.sockets()
+    assert [path.name for path in sockets] == ["worker-0.sock", "worker-1.sock"]
+    assert all(path.is_socket() for path in sockets)
+    pids = {pid_at(path) for path in sockets}
     assert len(pids) == 2
     assert server.process.pid not in pids, "the supervisor only watches its workers"
 
 
 def test_concurrent_invocations_through_the_proxy_run_in_different_workers(start_server):
-    upstream = Upstream("127.0.0.1", start_server("2").ports())
+    server = start_server("2")
+    upstream = Upstream(server.folder, server.names())
     try:
         with ThreadPoolExecutor(2) as pool:
             answers_ = list(pool.map(lambda _: upstream.post("/invocations", b"slow", {}), range(2)))
@@ -130,40 +137,40 @@ def test_concurrent_invocations_through_the_proxy_run_in_different_workers(start
         upstream.close()
 
 
-def test_a_worker_that_dies_is_replaced_on_the_same_port(start_server):
+def test_a_worker_that_dies_is_replaced_on_the_same_socket(start_server):
     server = start_server("2")
-    port = server.ports()[0]
-    first = pid_at(port)
+    address = server.sockets()[0]
+    first = pid_at(address)
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            second = pid_at(port, timeout=1)
+            second = pid_at(address, timeout=1)
             if second != first:
                 break
         except OSError:
             time.sleep(0.05)
     else:
-        pytest.fail(f"no worker answered on port {port} after its worker was killed:\n{server.output()}")
-    assert f"model server worker {first} on port {port} exited" in server.output()
+        pytest.fail(f"no worker answered on {address} after its worker was killed:\n{server.output()}")
+    assert f"model server worker {first} on socket {address.name} exited" in server.output()
 
 
 def test_workers_end_with_their_supervisor(start_server):
     server = start_server("2")
-    ports = server.ports()
-    assert all(answers(port) for port in ports)
+    sockets = server.sockets()
+    assert all(answers(path) for path in sockets)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
     deadline = time.monotonic() + 10
-    while any(answers(port) for port in ports) and time.monotonic() < deadline:
+    while any(answers(path) for path in sockets) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(answers(port) for port in ports), "a worker outlived the model server"
+    assert not any(answers(path) for path in sockets), "a worker outlived the model server"
 
 
 def test_a_single_worker_serves_in_the_server_process_itself(start_server):
     server = start_server("1")
-    (port,) = server.ports()
-    assert pid_at(port) == server.process.pid
+    (address,) = server.sockets()
+    assert pid_at(address) == server.process.pid
 
 
 def test_a_bad_worker_count_is_the_reason_the_server_gives(start_server):
