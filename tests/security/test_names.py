@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -444,3 +445,66 @@ def test_a_build_artifact_link_to_a_host_file_is_left_out_and_logged(cloud, aws,
     events = logs.get_log_events(logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"])
     assert any("Skipping artifact leak.txt" in e["message"] for e in events["events"])
     _untouched(victim)
+
+
+# CodePipeline ----------------------------------------------------------------------------------------
+def _host_repository(folder: Path) -> None:
+    """A bare git repository on the host, outside the state folder, holding the secret."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+    work = folder.parent / "host-work"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(folder)], check=True)
+    subprocess.run(["git", "init", "--quiet", "-b", "main", str(work)], check=True)
+    (work / "secret.txt").write_text(SECRET)
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(work), "commit", "--quiet", "-m", "secret"], check=True, env=env)
+    subprocess.run(["git", "-C", str(work), "push", "--quiet", str(folder), "main"], check=True, capture_output=True)
+
+
+def test_a_pipeline_source_naming_a_host_repository_fails_and_archives_nothing(cloud, aws, tmp_path):
+    s3, codepipeline = aws("s3"), aws("codepipeline")
+    _host_repository(tmp_path / "host-repo.git")
+    name = os.path.relpath(tmp_path / "host-repo", cloud.state.root / "codecommit" / "us-east-1")
+    s3.create_bucket(Bucket="escape-artifacts")
+    source = {
+        "name": "Source",
+        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+        "configuration": {"RepositoryName": name, "BranchName": "main"},
+        "outputArtifacts": [{"name": "SourceArtifact"}],
+    }
+    approve = {
+        "name": "Approve",
+        "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+    }
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    role = aws("iam").create_role(RoleName="escape-pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    codepipeline.create_pipeline(
+        pipeline={
+            "name": "escape-pipeline",
+            "roleArn": role,
+            "artifactStore": {"type": "S3", "location": "escape-artifacts"},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Approve", "actions": [approve]}],
+        }
+    )
+    execution_id = codepipeline.start_pipeline_execution(name="escape-pipeline")["pipelineExecutionId"]
+    deadline = time.monotonic() + 30
+    while (
+        done := codepipeline.get_pipeline_execution(pipelineName="escape-pipeline", pipelineExecutionId=execution_id)
+    )["pipelineExecution"]["status"] == "InProgress":
+        assert time.monotonic() < deadline, "the execution never finished"
+        time.sleep(0.1)
+
+    assert done["pipelineExecution"]["status"] == "Failed"
+    state = {s["stageName"]: s for s in codepipeline.get_pipeline_state(name="escape-pipeline")["stageStates"]}
+    message = state["Source"]["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
+    assert "repositoryName" in message and name in message, message
+    assert SECRET.encode() not in _all_bodies(s3, "escape-artifacts")

@@ -15,8 +15,8 @@ def _only_output(ctx: ActionContext) -> dict[str, str]:
 
 
 def _from_repository(ctx: ActionContext, repository: str, branch: str) -> tuple[str, dict[str, str]]:
-    repo = sources.repository_path(ctx.cloud.state.root, ctx.region, repository)
     try:
+        repo = sources.repository_path(ctx.cloud.state.root, ctx.region, repository)
         commit = sources.resolve_commit(repo, f"refs/heads/{branch}")
         archive = sources.archive(repo, commit)
         details = sources.commit_details(repo, commit)
