@@ -194,7 +194,7 @@ def test_an_s3_key_with_dot_dot_fails_the_job_naming_the_key_and_writes_nothing_
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
     name = "key-escape"
     local = cloud.state.root / "jobs" / name / "ml" / "processing" / "input"
-    key = "x/" + "../" * (len(local.relative_to(cloud.state.root.parent).parts) + 1) + "escape.txt"
+    key = "x/" + "../" * len(local.relative_to(cloud.state.root.parent).parts) + "escape.txt"  # next to the state
     landing = (local / key[len("x/") :]).resolve()
     assert not landing.is_relative_to(cloud.state.root) and not landing.exists()
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"escaped")
@@ -508,3 +508,34 @@ def test_a_pipeline_source_naming_a_host_repository_fails_and_archives_nothing(c
     message = state["Source"]["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
     assert "repositoryName" in message and name in message, message
     assert SECRET.encode() not in _all_bodies(s3, "escape-artifacts")
+
+
+REPORT_BUILDSPEC = """
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo built
+reports:
+  stolen:
+    base-directory: {base}
+    files:
+      - '*.xml'
+"""
+
+
+def test_a_report_base_directory_outside_the_build_reads_no_host_file(cloud, aws, victim):
+    codebuild, logs = aws("codebuild"), aws("logs")
+    (victim / "results.xml").write_text(f'<testsuite name="s"><testcase name="{SECRET}"/></testsuite>')
+    src = cloud.state.root / "codebuild" / "work" / "build-uuid" / "ml" / "src"  # one folder per build, as deep
+    _project(codebuild, "report-escape", REPORT_BUILDSPEC.format(base=os.path.relpath(victim, src)))
+
+    build = _wait_build(codebuild, codebuild.start_build(projectName="report-escape")["build"]["id"])
+
+    assert build["buildStatus"] == "SUCCEEDED", build["phases"]
+    for arn in codebuild.list_reports()["reports"]:
+        assert SECRET not in json.dumps(codebuild.describe_test_cases(reportArn=arn)["testCases"])
+    events = logs.get_log_events(logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"])
+    assert any("report stolen" in e["message"] and "outside" in e["message"] for e in events["events"])
+    (victim / "results.xml").unlink()
+    _untouched(victim)
