@@ -32,7 +32,7 @@ from moto.logs.models import logs_backends
 from moto.utilities.arns import parse_arn
 from werkzeug.wrappers import Response
 
-from localcloud import sandbox
+from localcloud import sandbox, signatures
 
 from . import stacks
 from .base import ResourceFailed, StackResource
@@ -176,7 +176,11 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
         function = lambda_backends[account_id][region_name].get_function(token)
     except Exception:
         raise ResourceFailed(f"ServiceToken {token}: no such Lambda function") from None
-    event["ResponseURL"] = f"{_CLOUD.url}{RESPONSE_PATH}/{event['RequestId']}"
+    # a presigned URL, as CloudFormation's is: the handler needs no credentials to answer, and nobody
+    # without the URL can answer for it
+    event["ResponseURL"] = signatures.presign_url(
+        f"{_CLOUD.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", _CLOUD.issue_session(), region_name, 7200
+    )
     with tempfile.TemporaryDirectory(prefix="custom-resource-") as folder:
         outcome, lines = _run(function, event, Path(folder))
     _ship_logs(account_id, region_name, function, event["RequestId"], lines)
@@ -214,7 +218,7 @@ def _run(function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any],
     (ml / "context.json").write_text(json.dumps(context))
     env = {
         **{k: str(v) for k, v in (function.environment_vars or {}).items()},
-        **_CLOUD.client_environment(),
+        **_CLOUD.session_environment(),
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,

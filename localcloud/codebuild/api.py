@@ -168,7 +168,7 @@ class CodeBuildService:
             folder=self.cloud.state.root / "codebuild" / "work" / build_uuid,
             state_root=self.cloud.state.root,
             client=lambda service: self.cloud.client(service, region),
-            client_env=self.cloud.client_environment(),
+            client_env=self.cloud.session_environment(),
             save=self.save,
         )
         self.save(record)

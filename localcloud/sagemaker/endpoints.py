@@ -172,6 +172,8 @@ class EndpointService:
             for spec in specs:
                 variant = contained(folder, names.VARIANT.check(spec.variant_name), what="variant")
                 environment = artifacts.prepare(self.cloud.client("s3"), spec, variant / "ml")
+                # the model's own environment wins; the session stands in for the execution role's
+                environment = {**self.cloud.session_environment(), **environment}
                 deployed.servers[spec.variant_name] = fleet.start(
                     variant, spec.variant_name, environment, self.records, spec.network_isolation
                 )

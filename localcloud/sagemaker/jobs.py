@@ -89,7 +89,7 @@ class JobRunner:
 
             on_line(f"$ {shlex.join(argv)}")
             code = sandbox.run(
-                ml, argv, {**self.cloud.client_environment(), **env}, on_line, workdir=workdir, isolated=isolated
+                ml, argv, {**self.cloud.session_environment(), **env}, on_line, workdir=workdir, isolated=isolated
             )
         self._ship_logs(group, stream, lines)
         if code != 0:
