@@ -11,7 +11,7 @@ install: $(STAMP)
 
 # Re-runs only when the pinned dependencies change; a second `make install` is a no-op.
 $(STAMP): pyproject.toml
-	@bash localcloud/ensure-bubblewrap.sh
+	@bash localcloud/tools/ensure-bubblewrap.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" --config-settings editable_mode=compat
 	@touch $(STAMP)
@@ -28,7 +28,7 @@ test-modeldeploy: install
 	cd modeldeploy && ../$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m localcloud.demo
+	$(PY) -m localcloud.tools.demo
 
 lint: install
 	$(PY) -m ruff check .

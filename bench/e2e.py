@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from localcloud import daemon, demo  # noqa: E402
+from localcloud.tools import daemon, demo  # noqa: E402
 
 TARGET_SECONDS = 60.0
 

@@ -106,7 +106,7 @@ def http_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from localcloud import http11
+    from localcloud.core import http11
 
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)))
@@ -230,7 +230,9 @@ def client_floor(requests: int, seconds: float) -> dict[str, float]:
 
     import boto3
 
-    from localcloud.serving.model_server import ConnectionHandler  # the same lean HTTP/1.1 as the endpoint
+    from localcloud.services.sagemaker.serving.model_server import (
+        ConnectionHandler,  # the same lean HTTP/1.1 as the endpoint
+    )
 
     class Stub(socketserver.ThreadingTCPServer):
         daemon_threads = True
@@ -330,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from localcloud import config, daemon
+    from localcloud.core import config
+    from localcloud.tools import daemon
 
     with tempfile.TemporaryDirectory(prefix="endpoint-bench-") as scratch:
         archive, model, row = build_archive(Path(scratch))

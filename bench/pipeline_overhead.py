@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.modelbuild_steps import run_once  # noqa: E402
-from localcloud.server import LocalCloud  # noqa: E402
+from localcloud.core.server import LocalCloud  # noqa: E402
 from tests.localcloud import modelbuild_pipeline as mb  # noqa: E402
 
 TARGET = 1.5

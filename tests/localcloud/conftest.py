@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto.moto_api._internal.models import moto_api_backend
 
-from localcloud.server import LocalCloud
+from localcloud.core.server import LocalCloud
 
 
 def reset_moto() -> None:

@@ -212,8 +212,8 @@ def test_deleting_the_product_stack_runs_the_cleanup_function(aws, product):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("localcloud.codecommit") is None,
-    reason="AWS::CodeCommit::Repository comes with localcloud.codecommit, not installed yet",
+    importlib.util.find_spec("localcloud.services.codecommit") is None,
+    reason="AWS::CodeCommit::Repository comes with localcloud.services.codecommit, not installed yet",
 )
 def test_product_stack_with_codecommit_repositories(aws, product):
     create_product(aws, product, "project-codecommit", "p-cc1", codecommit=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.codecommit import hook
+from localcloud.services.codecommit import hook
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Dana",
@@ -232,7 +232,8 @@ def _free_port() -> int:
 
 def test_push_events_and_clone_urls_survive_a_restart_on_another_port(tmp_path):
     """The hook reads where the cloud listens from the state folder, so a new port changes nothing."""
-    from localcloud import config, daemon
+    from localcloud.core import config
+    from localcloud.tools import daemon
 
     state = tmp_path / "state"
     first = daemon.start(state, _free_port())

@@ -413,7 +413,8 @@ def test_waiting_approval_survives_a_kill_9_restart_and_then_deploys(tmp_path, m
 
     import boto3
 
-    from localcloud import config, daemon
+    from localcloud.core import config
+    from localcloud.tools import daemon
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from localcloud.server import LocalCloud
+from localcloud.core.server import LocalCloud
 from tests.localcloud.conftest import reset_moto
 
 

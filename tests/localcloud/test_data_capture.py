@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from localcloud.sagemaker.endpoints import EndpointService
-from localcloud.serving import capture
-from localcloud.serving.capture import CaptureConfigError, CaptureWriter, Sampler
+from localcloud.services.sagemaker.endpoints import EndpointService
+from localcloud.services.sagemaker.serving import capture
+from localcloud.services.sagemaker.serving.capture import CaptureConfigError, CaptureWriter, Sampler
 from tests.localcloud.test_endpoints import IMAGE, ROLE, SERVING_ENV, csv_rows, make_archive, wait_settled
 
 CAPTURE_BUCKET = "capture-bucket"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.demo import Timeline
-from localcloud.lifecycle import LifecycleError
+from localcloud.tools.demo import Timeline
+from localcloud.tools.lifecycle import LifecycleError
 
 
 def test_a_failing_stage_is_named_with_its_reason(capsys):

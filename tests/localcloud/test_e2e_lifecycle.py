@@ -20,8 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
-from localcloud.lifecycle import Lifecycle, LifecycleError
-from localcloud.publish import publish
+from localcloud.tools.lifecycle import Lifecycle, LifecycleError
+from localcloud.tools.publish import publish
 
 INFERENCE_SCRIPT = (
     Path(__file__).resolve().parents[2] / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"

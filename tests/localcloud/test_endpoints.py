@@ -23,10 +23,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from localcloud.credentials import read as read_credentials
-from localcloud.sagemaker.endpoints import MAX_PAYLOAD_BYTES
-from localcloud.server import LocalCloud
-from localcloud.serving.unix import SocketFolder
+from localcloud.core.credentials import read as read_credentials
+from localcloud.core.server import LocalCloud
+from localcloud.services.sagemaker.endpoints import MAX_PAYLOAD_BYTES
+from localcloud.services.sagemaker.serving.unix import SocketFolder
 from tests.localcloud.conftest import reset_moto
 
 REPO = Path(__file__).resolve().parents[2]
@@ -513,7 +513,7 @@ def test_endpoint_serves_again_after_a_restart(local, endpoint, model, dataset):
 def _start_server_process(state_dir: Path) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "localcloud.server", "--state-dir", str(state_dir), "--port", "0"],
+        [sys.executable, "-m", "localcloud.core.server", "--state-dir", str(state_dir), "--port", "0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -583,7 +583,7 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
 
 # the model server's default handlers (an archive with model.joblib and no script) ------------------
 def test_default_handlers_serve_a_bare_model_joblib(model, dataset, tmp_path):
-    from localcloud.serving.handlers import Handlers, ScriptError
+    from localcloud.services.sagemaker.serving.handlers import Handlers, ScriptError
 
     joblib.dump(model, tmp_path / "model.joblib")
     handlers = Handlers.from_environment({})

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from localcloud.serving import fleet
+from localcloud.services.sagemaker.serving import fleet
 
 
 def test_a_group_whose_processes_are_all_zombies_is_gone_at_once():

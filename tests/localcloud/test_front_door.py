@@ -10,7 +10,7 @@ import time
 import pytest
 from werkzeug.wrappers import Response
 
-from localcloud import http11
+from localcloud.core import http11
 from tests.localcloud.signing import signed_headers
 
 ECHO_PATH = "/test-front-door/(?P<name>[a-z]+)/echo"
@@ -105,7 +105,7 @@ def test_connection_close_from_the_client_is_honoured(echo):
 
 
 def test_stopping_the_server_ends_idle_kept_alive_connections(tmp_path):
-    from localcloud.server import LocalCloud
+    from localcloud.core.server import LocalCloud
     from tests.localcloud.conftest import reset_moto
 
     reset_moto()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from localcloud import sandbox
+from localcloud.core import sandbox
 
 BUCKET = "jobs-bucket"
 SCRIPT = b"""

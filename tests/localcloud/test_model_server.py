@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import http11
-from localcloud.serving import model_server
-from localcloud.serving.proxy import Upstream
+from localcloud.core import http11
+from localcloud.services.sagemaker.serving import model_server
+from localcloud.services.sagemaker.serving.proxy import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ class RunningServer:
             model_server.WORKERS_VARIABLE: workers,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.serving.model_server", "--model-dir", str(folder)]
+            [sys.executable, "-m", "localcloud.services.sagemaker.serving.model_server", "--model-dir", str(folder)]
             + ["--socket-file", str(self.socket_file)],
             env=env,
             stdout=self.log,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud import publish
+from localcloud.tools import publish
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,8 +201,8 @@ def test_a_failing_stack_fails_the_project_with_its_reason_and_rolls_back(aws, s
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("localcloud.cloudformation") is None,
-    reason="needs localcloud.cloudformation (CodeBuild, CodePipeline, Lambda... resource types)",
+    importlib.util.find_spec("localcloud.services.cloudformation") is None,
+    reason="needs localcloud.services.cloudformation (CodeBuild, CodePipeline, Lambda... resource types)",
 )
 def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, cloud, tmp_path, cdk_out):
     sagemaker, cloudformation, codecommit = aws("sagemaker"), aws("cloudformation"), aws("codecommit")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import http11
-from localcloud.serving.proxy import Upstream, UpstreamUnavailable
+from localcloud.core import http11
+from localcloud.services.sagemaker.serving.proxy import Upstream, UpstreamUnavailable
 
 
 class StubModelServer(socketserver.ThreadingUnixStreamServer):

@@ -10,7 +10,8 @@ import time
 import boto3
 import pytest
 
-from localcloud import config, daemon
+from localcloud.core import config
+from localcloud.tools import daemon
 from tests.localcloud import modelbuild_pipeline as mb
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import config, sandbox
-from localcloud.sandbox import identity
+from localcloud import PACKAGE_DIR
+from localcloud.core import config, sandbox
+from localcloud.core.sandbox import identity
 
 RELAY = Path(sandbox.__file__).with_name("relay.py")
 
@@ -114,7 +115,7 @@ def test_the_api_comes_in_through_the_relay_unless_the_job_is_isolated(tmp_path)
 
 
 def test_the_package_is_visible_only_when_asked(tmp_path):
-    package = str(Path(sandbox.__file__).resolve().parents[1])
+    package = str(PACKAGE_DIR)
     assert package not in bound(sandbox.command(tmp_path / "ml", ["true"], {}))
     assert package in bound(sandbox.command(tmp_path / "ml", ["true"], {}, package=True))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from localcloud.scheduler import ScheduleError, next_fire
+from localcloud.services.events.scheduler import ScheduleError, next_fire
 
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
 

@@ -20,8 +20,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud import credentials as credentials_module
-from localcloud.admission import Admission, Admitted
+from localcloud.core import credentials as credentials_module
+from localcloud.core.admission import Admission, Admitted
 from tests.localcloud.signing import signed_headers
 
 BUCKET = "security-bucket"
@@ -88,7 +88,7 @@ def test_a_drive_by_create_stack_from_a_web_page_is_refused_and_runs_nothing(clo
 
 
 def test_extra_origins_can_be_allowed_by_the_environment(monkeypatch):
-    from localcloud.admission import allowed_origins
+    from localcloud.core.admission import allowed_origins
 
     monkeypatch.setenv("LOCALCLOUD_ALLOWED_ORIGINS", "http://notebook.local:8888, https://studio.example/")
     origins = allowed_origins(4590)
@@ -326,7 +326,7 @@ def test_without_the_safe_loader_the_yaml_attack_would_run_code(tmp_path):
     from moto.cloudformation import models
     from moto.cloudformation.models import Stack
 
-    from localcloud import safe_yaml
+    from localcloud.core import safe_yaml
 
     marker = tmp_path / "unsafe-marker"
     monkeypatched = models.yaml

@@ -1,0 +1,32 @@
+"""The service modules that extend moto, in the order they are installed."""
+
+from __future__ import annotations
+
+import importlib
+
+SERVICE_MODULES = [
+    "localcloud.services.sts.sessions",
+    "localcloud.services.iam.simulation",
+    "localcloud.services.events.delivery",
+    "localcloud.services.events.scheduler",
+    "localcloud.services.cloudformation",
+    "localcloud.services.codebuild",
+    "localcloud.services.codepipeline",
+    "localcloud.services.sagemaker.jobs_api",
+    "localcloud.services.sagemaker.pipelines",
+    "localcloud.services.sagemaker.endpoints",
+    "localcloud.services.sagemaker.registry_events",
+    "localcloud.services.codecommit",
+    "localcloud.services.servicecatalog",
+    "localcloud.services.sagemaker.projects",
+]
+
+
+def install_all(cloud) -> list:
+    """Import each module and call its ``install(cloud)``, keeping the services that have a lifecycle."""
+    installed = []
+    for name in SERVICE_MODULES:
+        service = importlib.import_module(name).install(cloud)
+        if service is not None:
+            installed.append(service)
+    return installed

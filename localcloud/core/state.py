@@ -1,0 +1,202 @@
+"""Durable state: moto's backends as pickles, our own records as JSON, all under one folder.
+
+A snapshot is written before the response that caused it is sent, so ``kill -9`` loses nothing
+an API call had reported as done. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from moto.backends import ALT_BACKEND_NAMES, get_backend, list_of_moto_modules
+
+from localcloud import MOTO_VERSION
+
+STATE_FORMAT = 2  # 2: modules under core/, services/, tools/ (the pickle names our classes by module)
+
+
+class StateFormatError(RuntimeError):
+    """The state folder was written in a format this local cloud cannot read; the message says what to do."""
+
+
+log = logging.getLogger("localcloud.core.state")
+_LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+
+
+def _defaultdict(factory, items):
+    return collections.defaultdict(factory, items)
+
+
+class _BackendPickler(pickle.Pickler):
+    """Pickles moto's backends, with the few objects plain pickle refuses: locks come back as fresh,
+    unheld locks; weak-value caches as the same mapping (their values are pickled with the rest);
+    ``defaultdict(lambda: {})`` as ``defaultdict(dict)``."""
+
+    def reducer_override(self, obj):
+        factory = _LOCK_TYPES.get(type(obj))
+        if factory is not None:
+            return factory, ()
+        if isinstance(obj, weakref.WeakValueDictionary):
+            return weakref.WeakValueDictionary, (dict(obj.items()),)
+        if isinstance(obj, collections.defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            made = type(obj.default_factory())
+            if made in (dict, list, set):
+                return _defaultdict, (made, dict(obj))
+        return NotImplemented
+
+
+def dump_backend(value) -> bytes:
+    buffer = io.BytesIO()
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def loaded_backends() -> list[str]:
+    """Names of the moto backends that this process has imported and put state in."""
+    names = []
+    for module in list_of_moto_modules():
+        if f"moto.{module}.models" not in sys.modules:
+            continue
+        name = ALT_BACKEND_NAMES.get(module, module)
+        try:
+            backend_dict = get_backend(name)
+        except (AttributeError, ImportError, KeyError):
+            continue  # a package of moto's that is not a service
+        if len(backend_dict):
+            names.append(name)
+    return names
+
+
+class StateStore:
+    """The state folder. ``lock`` serialises moto access so snapshots never see a half-made change."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self._known_backends: set[str] = set()
+
+    # moto backends -------------------------------------------------------------------------
+    @property
+    def moto_file(self) -> Path:
+        return self.root / "moto" / "backends.pickle"
+
+    # the format of the folder -------------------------------------------------------------
+    @property
+    def format_file(self) -> Path:
+        return self.root / "format.json"
+
+    def check_format(self) -> None:
+        """Refuse a folder this code cannot read, saying why and what to do, before unpickling anything.
+
+        The pickle names the classes (and moto's) it was written with; a folder from another layout
+        or moto version would otherwise fail with an unpickling traceback, or half-load.
+        """
+        wanted = {"format": STATE_FORMAT, "moto": MOTO_VERSION}
+        if not self.format_file.exists():
+            if self.moto_file.exists():
+                raise StateFormatError(
+                    f"the state folder {self.root} was written by an older local cloud (before state format "
+                    f"{STATE_FORMAT}) and cannot be read by this one. Start fresh by removing it "
+                    f"('make clean' removes the default .localcloud) or point LOCALCLOUD_STATE_DIR elsewhere."
+                )
+            self.write_json(self.format_file.name, wanted)
+            return
+        found = json.loads(self.format_file.read_text())
+        if found != wanted:
+            differs = ", ".join(
+                f"{key} {found.get(key)!r} (this local cloud: {value!r})"
+                for key, value in wanted.items()
+                if found.get(key) != value
+            )
+            raise StateFormatError(
+                f"the state folder {self.root} has {differs}; this local cloud cannot read it. Start fresh by "
+                "removing the folder, or run the version of the local cloud that wrote it to take out what you need."
+            )
+
+    def restore_backends(self) -> list[str]:
+        self.check_format()
+        if not self.moto_file.exists():
+            return []
+        with self.lock:
+            saved = pickle.loads(self.moto_file.read_bytes())
+            for name, accounts in saved.items():
+                backend_dict = get_backend(name)
+                backend_dict.clear()
+                backend_dict.update(accounts)
+                self._known_backends.add(name)
+        return sorted(saved)
+
+    def save_backends(self, *names: str) -> None:
+        """Snapshot every backend that holds anything, ``names`` included, in one pickle.
+
+        One pickle, not one per service: a stack's resources are the very objects other services
+        keep (a rule is in both the stack and the event bus), and only a single pickle keeps them
+        one object after a restart. Backends only ever changed in-process (a stack's Lambda
+        function) are included because they hold state, not because a request named them.
+        """
+        with self.lock:
+            self._known_backends.update(names)
+            backends = {name: dict(get_backend(name)) for name in sorted(self._known_backends | set(loaded_backends()))}
+            try:
+                data = dump_backend(backends)
+            except (TypeError, pickle.PicklingError, AttributeError):
+                data = dump_backend({name: b for name, b in backends.items() if self._picklable(name, b)})
+            atomic_write(self.moto_file, data)
+
+    @staticmethod
+    def _picklable(name: str, backend: dict) -> bool:
+        try:
+            dump_backend(backend)
+            return True
+        except (TypeError, pickle.PicklingError, AttributeError) as error:
+            log.error("state of %s cannot be saved and will not survive a restart: %s", name, error)
+            return False
+
+    def save_all_backends(self, extra: set[str] | None = None) -> None:
+        self.save_backends(*(extra or ()))
+
+    def note_backend(self, name: str) -> None:
+        """Include ``name`` in every snapshot from now on, even before it holds anything."""
+        self._known_backends.add(name)
+
+    # our own JSON records ------------------------------------------------------------------
+    def write_json(self, relative: str, record: Any) -> None:
+        atomic_write(self.root / relative, json.dumps(record, indent=1, default=str).encode())
+
+    def read_json(self, relative: str) -> Any:
+        return json.loads((self.root / relative).read_text())
+
+    def list_json(self, folder: str) -> list[Any]:
+        directory = self.root / folder
+        if not directory.is_dir():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+
+    def path(self, *parts: str) -> Path:
+        target = self.root.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
+        return target

@@ -1,0 +1,1 @@
+"""Application Auto Scaling: the CloudFormation scalable target and scaling policy types."""

@@ -1,0 +1,282 @@
+"""Stack lifecycle as CloudFormation runs it, on top of moto's synchronous engine.
+
+moto raises out of ``CreateStack`` when a resource fails (leaving the stack ``CREATE_IN_PROGRESS``
+forever), deletes resources in no particular order, updates only the resources whose own template
+text changed, and drops a stack that failed to delete. Here:
+
+- a failed resource fails the stack with its reason (a ``*_FAILED`` resource event, then
+  ``ROLLBACK_COMPLETE`` after deleting what was made; a failed update rolls back to the previous
+  template and parameters: ``UPDATE_ROLLBACK_COMPLETE``; a failed deletion is ``DELETE_FAILED`` and
+  the stack stays);
+- deletion runs in reverse dependency order (Ref, GetAtt, Sub, DependsOn);
+- an update also updates every resource that depends on a changed one, in dependency order, and
+  honours conditions that turned on or off;
+- resources replaced during an update are deleted only once the whole update succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack
+from moto.cloudformation.parsing import OutputMap, ResourceMap
+
+from localcloud.services.cloudformation.base import ResourceFailed, message_of
+from localcloud.services.cloudformation.references import dependency_order, dependents
+
+log = logging.getLogger("localcloud.services.cloudformation")
+RETAINED = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+# Stacks in these states show no outputs (moto would evaluate them lazily and so re-create resources).
+WITHOUT_OUTPUTS = {
+    "CREATE_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "DELETE_COMPLETE",
+}
+_update = threading.local()
+
+
+class ResourceOperationFailed(Exception):
+    """A resource's create/update/delete failed; carries which one and why."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(f"{logical_id} ({resource_type}): {reason}")
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+def _failure(error: Exception, logical_id: str, resource_type: str) -> ResourceOperationFailed:
+    if isinstance(error, ResourceOperationFailed):
+        return error
+    if not isinstance(error, ResourceFailed):
+        log.warning("%s (%s) failed", logical_id, resource_type, exc_info=error)
+    return ResourceOperationFailed(logical_id, resource_type, message_of(error))
+
+
+# deferred clean-up of replaced resources ----------------------------------------------------------
+def after_update_succeeds(action: Callable[[], None]) -> None:
+    """Run ``action`` when the current stack update has succeeded (now, outside of an update)."""
+    pending = getattr(_update, "cleanups", None)
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
+
+
+# resource-level wrappers (moto's parsing module looks these up at call time) ----------------------
+def _wrap_create(original):
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        try:
+            return original(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as error:
+            raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
+
+    parse_and_create_resource.localcloud = True
+    return parse_and_create_resource
+
+
+def _wrap_update(original):
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        condition = resource_json.get("Condition")
+        enabled = not condition or resources_map.lazy_condition_map[condition]
+        existing = resources_map._parsed_resources.get(logical_id)
+        try:
+            if not enabled:
+                if existing is not None:
+                    resources_map._delete_resource(existing, resource_json)
+                return None
+            if existing is None:
+                return parsing.parse_and_create_resource(
+                    logical_id, resource_json, resources_map, account_id, region_name
+                )
+            return original(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as error:
+            raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
+
+    parse_and_update_resource.localcloud = True
+    return parse_and_update_resource
+
+
+def _wrap_diff(original):
+    def build_resource_diff(self: ResourceMap, other_template: dict[str, Any], parameters=None):
+        diff = original(self, other_template, parameters)
+        new = other_template["Resources"]
+        changed = set(diff["Modify"]) | set(diff["Add"])
+        for name in dependents(new, changed):
+            if name in self._resource_json_map and _updatable(new[name]["Type"]):
+                diff["Modify"].append(name)
+        order = dependency_order(new)
+        diff["Modify"] = sorted(set(diff["Modify"]), key=order.index)
+        return diff
+
+    build_resource_diff.localcloud = True
+    return build_resource_diff
+
+
+def _updatable(resource_type: str) -> bool:
+    resource_class = parsing.resource_class_from_type(resource_type)
+    return resource_class is not None and not hasattr(
+        resource_class.update_from_cloudformation_json, "__isabstractmethod__"
+    )
+
+
+def delete_resources(self: ResourceMap) -> None:
+    """Delete in reverse dependency order; the first failure stops and names the resource."""
+    for logical_id in reversed(dependency_order(self._resource_json_map)):
+        resource_json = self._resource_json_map[logical_id]
+        resource = self._parsed_resources.get(logical_id)
+        if resource is None or isinstance(resource, (str, int, float, list, dict)):
+            continue
+        if resource_json.get("DeletionPolicy") in RETAINED:
+            self._parsed_resources.pop(logical_id)
+            continue
+        try:
+            self._delete_resource(resource, resource_json)
+        except Exception as error:
+            raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
+        self._parsed_resources.pop(logical_id)
+
+
+delete_resources.localcloud = True
+
+
+# stack-level outcomes ----------------------------------------------------------------------------
+def resource_event(stack: Stack, failure: ResourceOperationFailed, status: str) -> None:
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status=status,
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+
+
+def set_status(stack: Stack, status: str, reason: str | None = None) -> None:
+    if status in WITHOUT_OUTPUTS:
+        stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
+    stack.status = status
+    stack.stack_status_reason = reason
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+def _as_failure(error: Exception) -> ResourceOperationFailed:
+    return error if isinstance(error, ResourceOperationFailed) else _failure(error, "?", "?")
+
+
+def _wrap_create_resources(original):
+    def create_resources(self: Stack) -> None:
+        try:
+            original(self)
+        except Exception as error:
+            failure = _as_failure(error)
+            resource_event(self, failure, "CREATE_FAILED")
+            reason = f"The following resource(s) failed to create: [{failure.logical_id}]. {failure.reason}"
+            if self.disable_rollback:
+                set_status(self, "CREATE_FAILED", reason)
+                return
+            set_status(self, "ROLLBACK_IN_PROGRESS", reason)
+            try:
+                self.resource_map.delete()
+            except Exception as rollback_error:
+                failed = _as_failure(rollback_error)
+                resource_event(self, failed, "DELETE_FAILED")
+                set_status(self, "ROLLBACK_FAILED", f"{reason} Rollback failed: {failed}")
+                return
+            set_status(self, "ROLLBACK_COMPLETE", reason)
+
+    create_resources.localcloud = True
+    return create_resources
+
+
+def _wrap_stack_update(original):
+    def update(self: Stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
+        previous_template = self.template
+        previous_parameters = dict(self.resource_map.input_parameters)
+        _update.cleanups = []
+        try:
+            original(self, template, role_arn, parameters, tags)
+        except Exception as error:
+            failure = _as_failure(error)
+            resource_event(self, failure, "UPDATE_FAILED")
+            reason = f"The following resource(s) failed to update: [{failure.logical_id}]. {failure.reason}"
+            set_status(self, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+            _update.cleanups = None  # what the failed update made stays referenced by nothing; keep the old
+            try:
+                self.template = previous_template
+                self._parse_template()
+                self.resource_map.update(self.template_dict, previous_parameters)
+                self.output_map = self._create_output_map()
+                self.parameters = previous_parameters
+            except Exception as rollback_error:
+                set_status(self, "UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {_as_failure(rollback_error)}")
+                return
+            set_status(self, "UPDATE_ROLLBACK_COMPLETE", reason)
+            return
+        finally:
+            cleanups, _update.cleanups = getattr(_update, "cleanups", None) or [], None
+        for cleanup in cleanups:
+            try:
+                cleanup()
+            except Exception:  # the update succeeded; a leftover old resource is only logged, as AWS does
+                log.warning("stack %s: could not delete a replaced resource", self.name, exc_info=True)
+        self.stack_status_reason = None
+
+    update.localcloud = True
+    return update
+
+
+def _wrap_stack_delete(original):
+    def delete(self: Stack) -> None:
+        outputs, self.output_map = self.output_map, OutputMap(self.resource_map, {}, self.stack_id)
+        try:
+            original(self)
+        except Exception as error:
+            self.output_map = outputs
+            failure = _as_failure(error)
+            resource_event(self, failure, "DELETE_FAILED")
+            set_status(
+                self,
+                "DELETE_FAILED",
+                f"The following resource(s) failed to delete: [{failure.logical_id}]. {failure.reason}",
+            )
+
+    delete.localcloud = True
+    return delete
+
+
+def _wrap_backend_delete(original):
+    def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+        )
+        original(self, name_or_stack_id)
+        if stack is not None and stack.status == "DELETE_FAILED":  # it stays, as in CloudFormation
+            self.deleted_stacks.pop(stack.stack_id, None)
+            self.stacks[stack.stack_id] = stack
+            for export in stack.exports:
+                self.exports[export.name] = export
+
+    delete_stack.localcloud = True
+    return delete_stack
+
+
+def install() -> None:
+    if getattr(Stack.create_resources, "localcloud", False):
+        return
+    parsing.parse_and_create_resource = _wrap_create(parsing.parse_and_create_resource)
+    parsing.parse_and_update_resource = _wrap_update(parsing.parse_and_update_resource)
+    ResourceMap.build_resource_diff = _wrap_diff(ResourceMap.build_resource_diff)
+    ResourceMap.delete = delete_resources
+    Stack.create_resources = _wrap_create_resources(Stack.create_resources)
+    Stack.update = _wrap_stack_update(Stack.update)
+    Stack.delete = _wrap_stack_delete(Stack.delete)
+    CloudFormationBackend.delete_stack = _wrap_backend_delete(CloudFormationBackend.delete_stack)

@@ -1,0 +1,1 @@
+"""CloudWatch: the CloudFormation alarm type."""

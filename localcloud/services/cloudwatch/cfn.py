@@ -1,0 +1,78 @@
+"""AWS::CloudWatch::Alarm through moto's ``put_metric_alarm`` (Ref = alarm name, GetAtt Arn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+
+from localcloud.services.cloudformation.base import ResourceFailed, StackResource
+from localcloud.services.cloudformation.properties import as_bool, as_int, require
+
+TYPE = "AWS::CloudWatch::Alarm"
+
+
+class CfnAlarm(StackResource, CloudFormationModel):
+    TYPE = TYPE
+    NAME_PROPERTY = "AlarmName"
+    ATTRIBUTES = ("Arn",)
+
+    def __init__(self, name: str, arn: str):
+        self.physical_id = name
+        self.attributes = {"Arn": arn}
+
+    @classmethod
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnAlarm:
+        if properties.get("Metrics"):
+            raise ResourceFailed(
+                f"{TYPE} {name}: metric math alarms (Metrics) are not supported locally; "
+                "use MetricName/Namespace/Statistic"
+            )
+        statistic, extended = properties.get("Statistic"), properties.get("ExtendedStatistic")
+        if not statistic and not extended:
+            raise ResourceFailed(f"{TYPE} {name}: set Statistic or ExtendedStatistic")
+        backend = cloudwatch_backends[account_id][region_name]
+        alarm = backend.put_metric_alarm(
+            name=name,
+            namespace=require(properties, "Namespace", TYPE),
+            metric_name=require(properties, "MetricName", TYPE),
+            comparison_operator=require(properties, "ComparisonOperator", TYPE),
+            evaluation_periods=as_int(require(properties, "EvaluationPeriods", TYPE), "EvaluationPeriods"),
+            period=as_int(require(properties, "Period", TYPE), "Period"),
+            threshold=float(require(properties, "Threshold", TYPE)),
+            statistic=statistic,
+            extended_statistic=extended,
+            description=properties.get("AlarmDescription"),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in properties.get("Dimensions") or []],
+            alarm_actions=properties.get("AlarmActions") or [],
+            ok_actions=properties.get("OKActions") or [],
+            insufficient_data_actions=properties.get("InsufficientDataActions") or [],
+            datapoints_to_alarm=(
+                as_int(properties["DatapointsToAlarm"], "DatapointsToAlarm")
+                if properties.get("DatapointsToAlarm") is not None
+                else None
+            ),
+            unit=properties.get("Unit"),
+            actions_enabled=as_bool(properties.get("ActionsEnabled", True)),
+            treat_missing_data=properties.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=properties.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=properties.get("ThresholdMetricId"),
+        )
+        return cls(name, alarm.alarm_arn)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
+        if new_resource_name != original_resource.physical_id:
+            original_resource.delete(account_id, region_name)
+        return updated
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_id])

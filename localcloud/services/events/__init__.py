@@ -1,0 +1,1 @@
+"""EventBridge: delivery to the targets moto cannot reach, and schedule rules that fire."""

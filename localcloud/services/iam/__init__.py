@@ -1,0 +1,1 @@
+"""IAM: policy simulation, which moto lacks (IAM is not enforced)."""

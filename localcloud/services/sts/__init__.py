@@ -1,0 +1,1 @@
+"""STS: credentials it hands out are sessions the local cloud accepts."""

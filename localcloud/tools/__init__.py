@@ -1,0 +1,1 @@
+"""What users run: the ``localcloud`` command and its subcommands, the daemon, the demo, publishing."""
