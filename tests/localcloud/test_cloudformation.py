@@ -6,7 +6,6 @@ own service's API, the way a user (or the pipelines) would see it.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import shutil
@@ -28,7 +27,6 @@ ASSET_BUCKET = "template-assets"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123"
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap runs the custom resources")
 
 
 # the synthesized product -------------------------------------------------------------------------
@@ -211,10 +209,6 @@ def test_deleting_the_product_stack_runs_the_cleanup_function(aws, product):
         aws("sagemaker").describe_model_package_group(ModelPackageGroupName="demo-p-clean1")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("localcloud.services.codecommit") is None,
-    reason="AWS::CodeCommit::Repository comes with localcloud.services.codecommit, not installed yet",
-)
 def test_product_stack_with_codecommit_repositories(aws, product):
     create_product(aws, product, "project-codecommit", "p-cc1", codecommit=True)
     repository = aws("codecommit").get_repository(repositoryName="sagemaker-demo-modelbuild")["repositoryMetadata"]

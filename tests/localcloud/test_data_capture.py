@@ -43,6 +43,7 @@ ENDPOINTS = {
     "capture-off": capture_config(EnableCapture=False),
     "capture-input": capture_config(CaptureOptions=[{"CaptureMode": "Input"}], CaptureContentTypeHeader=None),
     "capture-nowhere": capture_config(DestinationS3Uri="s3://no-such-capture-bucket/capture"),
+    "capture-deleted": capture_config(CaptureOptions=[{"CaptureMode": "Input"}]),  # the deletion test's own
 }  # each endpoint is a model server to start: keep them few
 
 
@@ -106,21 +107,32 @@ def invoke(aws, name: str, body: str, content_type: str, **extra) -> bytes:
     return response["Body"].read()
 
 
-def captured(aws, prefix: str) -> dict[str, list[dict]]:
-    """Every capture file under ``prefix``: key -> its records."""
+def captured(aws, prefix: str, before: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+    """Every capture file under ``prefix`` (that is not in ``before``): key -> its records.
+
+    A flush writes new objects only, so the files a test's own invocations produced are the ones
+    that were not there when it started, whatever ran before it."""
     s3 = aws("s3")
     files = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CAPTURE_BUCKET, Prefix=prefix):
         for item in page.get("Contents", []):
+            if before and item["Key"] in before:
+                continue
             body = s3.get_object(Bucket=CAPTURE_BUCKET, Key=item["Key"])["Body"].read().decode()
             assert body.endswith("\n"), "JSON Lines: every record ends with a newline"
             files[item["Key"]] = [json.loads(line) for line in body.splitlines()]
     return files
 
 
+def records(files: dict[str, list[dict]]) -> list[dict]:
+    return [record for lines in files.values() for record in lines]
+
+
 # through the endpoint -------------------------------------------------------------------------------
 def test_full_capture_writes_each_invocation_as_sagemaker_does(aws, endpoints, writer, rows):
     name = "capture-all"
+    writer.flush()  # what other tests left waiting is not this test's
+    before = captured(aws, f"{CAPTURE_PREFIX}/{name}/")
     started = datetime.now(UTC).replace(microsecond=0)
     csv_body = csv_rows(rows[:2])
     json_body = json.dumps({"instances": rows[2:3].tolist()})
@@ -131,7 +143,7 @@ def test_full_capture_writes_each_invocation_as_sagemaker_does(aws, endpoints, w
     ]
     writer.flush()
 
-    files = captured(aws, f"{CAPTURE_PREFIX}/{name}/")
+    files = captured(aws, f"{CAPTURE_PREFIX}/{name}/", before)
     assert files, "nothing was captured"
     layout = re.compile(
         rf"{CAPTURE_PREFIX}/{name}/AllTraffic/(\d{{4}})/(\d{{2}})/(\d{{2}})/(\d{{2}})/\d{{2}}-\d{{2}}-\d{{3}}-{UUID}\.jsonl"
@@ -175,21 +187,24 @@ def test_full_capture_writes_each_invocation_as_sagemaker_does(aws, endpoints, w
 
 
 def test_capture_turned_off_writes_nothing(aws, endpoints, writer, rows):
+    writer.flush()
+    before = captured(aws, f"{CAPTURE_PREFIX}/capture-all/")
     invoke(aws, "capture-off", csv_rows(rows[:1]), "text/csv")
     invoke(aws, "capture-all", csv_rows(rows[:1]), "text/csv")  # a flush that does write, to compare
     writer.flush()
-    assert captured(aws, f"{CAPTURE_PREFIX}/capture-all/")
+    assert len(records(captured(aws, f"{CAPTURE_PREFIX}/capture-all/", before))) == 1
     assert captured(aws, f"{CAPTURE_PREFIX}/capture-off/") == {}
 
 
 def test_input_only_capture_has_no_output_and_base64_without_a_content_type_header(aws, endpoints, writer, rows):
     body = csv_rows(rows[:1])
+    writer.flush()
+    before = captured(aws, f"{CAPTURE_PREFIX}/capture-input/")
     invoke(aws, "capture-input", body, "text/csv")
     writer.flush()
-    records = [r for lines in captured(aws, f"{CAPTURE_PREFIX}/capture-input/").values() for r in lines]
-    assert len(records) == 1
-    assert set(records[0]["captureData"]) == {"endpointInput"}
-    endpoint_input = records[0]["captureData"]["endpointInput"]
+    [record] = records(captured(aws, f"{CAPTURE_PREFIX}/capture-input/", before))
+    assert set(record["captureData"]) == {"endpointInput"}
+    endpoint_input = record["captureData"]["endpointInput"]
     assert endpoint_input["encoding"] == "BASE64"  # no CaptureContentTypeHeader: SageMaker's default
     assert base64.b64decode(endpoint_input["data"]).decode() == body
 
@@ -231,26 +246,34 @@ def test_invalid_capture_configuration_fails_the_endpoint_naming_the_field(aws, 
         invoke(aws, "capture-bad", "1", "text/csv")
 
 
+def wait_for_records(aws, prefix: str, before: dict, count: int, timeout: float = 10) -> dict[str, list[dict]]:
+    deadline = time.monotonic() + timeout
+    while len(records(files := captured(aws, prefix, before))) < count:
+        assert time.monotonic() < deadline, f"{count} records never reached {prefix}: {files}"
+        time.sleep(0.1)
+    return files
+
+
 def test_delete_writes_what_was_waiting(aws, endpoints, writer, rows):
-    """Last of the endpoint tests: it deletes capture-input."""
-    name = "capture-input"
+    """It deletes capture-deleted, an endpoint no other test uses."""
+    name = "capture-deleted"
     prefix = f"{CAPTURE_PREFIX}/{name}/"
-    writer.set_flush_interval(3600)  # only the deletion can write it now
+    writer.set_flush_interval(3600)  # from the next wake-up on, only the deletion writes
     try:
-        before = sum(len(lines) for lines in captured(aws, prefix).values())
+        # a first record, written by the writer's own wake-up: once it is in S3 that wake-up is
+        # spent and the writer sleeps for an hour
+        before = captured(aws, prefix)
+        invoke(aws, name, csv_rows(rows[:1]), "text/csv")
+        writer.flush_soon()
+        before.update(wait_for_records(aws, prefix, before, 1))
         for _ in range(2):
             invoke(aws, name, csv_rows(rows[:1]), "text/csv")
-        time.sleep(0.3)
-        assert sum(len(lines) for lines in captured(aws, prefix).values()) == before, "written per request"
+        assert captured(aws, prefix, before) == {}, "written per request"
         aws("sagemaker").delete_endpoint(EndpointName=name)
-        deadline = time.monotonic() + 10
-        while (count := sum(len(lines) for lines in captured(aws, prefix).values())) == before:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        written = wait_for_records(aws, prefix, before, 2)
     finally:
         writer.set_flush_interval(capture.FLUSH_SECONDS)
-    assert count == before + 2
+    assert [len(lines) for lines in written.values()] == [2], "both waited and were written together"
 
 
 # the pieces on their own ----------------------------------------------------------------------------

@@ -1,16 +1,20 @@
 """End to end on the local cloud: the product, unmodified seed code, from commit to production.
 
-One project goes through the lifecycle in order: a commit is trained, registered, approved,
-tested on staging and promoted; a bad commit, a rejection and a failing staging test change
-nothing in production; deleting the project cleans up.
+One project is brought to production once (a commit is trained, registered, approved, tested on
+staging and promoted); each test then does one thing to it and checks what followed: new data and
+the schedule retrain, a bad commit, a rejection and a failing staging test change nothing in
+production. Every test stands alone: it counts only the runs it started, and leaves the project as
+it found it. Deleting a project is tested on a project of its own (test_e2e_project_deletion.py).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import tarfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +30,9 @@ from localcloud.tools.publish import publish
 INFERENCE_SCRIPT = (
     Path(__file__).resolve().parents[2] / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
 )
+PUSH = "aws.codecommit: CodeCommit Repository State Change (target pipeline)"
+DATA_LANDED = "aws.s3: Object Created (target pipeline)"
+SCHEDULED = "aws.events: Scheduled Event (target pipeline)"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,16 @@ def project(life):
     return life.create_project("e2e", {"DataArrivalTrigger": "true", "RetrainingSchedule": "rate(7 days)"})
 
 
+@dataclass(frozen=True)
+class Production:
+    package_arn: str
+    committed: float  # when the commit was pushed
+    deployed: float  # when the deploy run that promoted it had succeeded
+    deploy_execution_id: str
+
+
 @pytest.fixture(scope="module")
-def production(cloud, life, project):
+def production(cloud, life, project) -> Production:
     """The demo flow: commit -> ModelBuild -> approve -> staging tested -> approve -> prod."""
     committed = time.time()
     life.push_change(project.modelbuild_repo, lambda work: (work / "NOTES.md").write_text("retrain\n"), "Retrain")
@@ -55,8 +70,8 @@ def production(cloud, life, project):
     with pytest.raises(ClientError, match="(?i)could not find endpoint"):
         cloud.client("sagemaker").describe_endpoint(EndpointName=project.prod_endpoint)  # not before approval
     life.answer_approval(project.modeldeploy_pipeline, "ApproveDeployment")
-    life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300)
-    return package["ModelPackageArn"]
+    run = life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300)
+    return Production(package["ModelPackageArn"], committed, time.time(), run["pipelineExecutionId"])
 
 
 def _test_split(cloud, package_arn: str) -> pd.DataFrame:
@@ -79,15 +94,26 @@ def _prod_config(cloud, project) -> str:
     return cloud.client("sagemaker").describe_endpoint(EndpointName=project.prod_endpoint)["EndpointConfigName"]
 
 
+def _runs(cloud, pipeline: str, since: float, until: float = float("inf")) -> list[dict]:
+    """The runs of a CodePipeline pipeline that started in [since, until], oldest first."""
+    summaries = cloud.client("codepipeline").list_pipeline_executions(pipelineName=pipeline)
+    runs = [s for s in summaries["pipelineExecutionSummaries"] if since <= s["startTime"].timestamp() <= until]
+    return sorted(runs, key=lambda s: s["startTime"])
+
+
 def _deploy_runs_since(cloud, project, since: float) -> list[dict]:
-    summaries = cloud.client("codepipeline").list_pipeline_executions(pipelineName=project.modeldeploy_pipeline)
-    return [s for s in summaries["pipelineExecutionSummaries"] if s["startTime"].timestamp() >= since]
+    return _runs(cloud, project.modeldeploy_pipeline, since)
+
+
+def _triggers(runs: list[dict]) -> list[str]:
+    return [r["trigger"].get("triggerDetail", r["trigger"]["triggerType"]) for r in runs]
 
 
 def test_commit_reaches_production_and_answers_correctly(cloud, life, project, production):
-    assert _prod_accuracy(cloud, life, project, production) >= 0.9
-    stages = cloud.client("codepipeline").get_pipeline_state(name=project.modeldeploy_pipeline)["stageStates"]
-    assert [s["stageName"] for s in stages] == [
+    assert _prod_accuracy(cloud, life, project, production.package_arn) >= 0.9
+    codepipeline = cloud.client("codepipeline")
+    declared = codepipeline.get_pipeline(name=project.modeldeploy_pipeline)["pipeline"]["stages"]
+    assert [s["name"] for s in declared] == [
         "Source",
         "Build",
         "DeployStaging",
@@ -95,7 +121,20 @@ def test_commit_reaches_production_and_answers_correctly(cloud, life, project, p
         "ApproveDeployment",
         "DeployProd",
     ]
-    assert all(s["latestExecution"]["status"] == "Succeeded" for s in stages)
+    actions = codepipeline.list_action_executions(
+        pipelineName=project.modeldeploy_pipeline, filter={"pipelineExecutionId": production.deploy_execution_id}
+    )["actionExecutionDetails"]
+    by_stage = {a["stageName"]: a["status"] for a in sorted(actions, key=lambda a: a["startTime"])}
+    assert list(by_stage) == [s["name"] for s in declared], "the promoting run went through every stage in order"
+    assert set(by_stage.values()) == {"Succeeded"}, by_stage
+
+
+def test_the_commit_started_modelbuild_once_and_deploy_once(cloud, project, production):
+    """No event loops: the runs write to the project's bucket, and that must not start more runs."""
+    window = (production.committed, production.deployed)
+    assert _triggers(_runs(cloud, project.modelbuild_pipeline, *window)) == [PUSH]
+    deploys = _runs(cloud, project.modeldeploy_pipeline, *window)
+    assert [d["pipelineExecutionId"] for d in deploys] == [production.deploy_execution_id]
 
 
 def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, project, production):
@@ -112,6 +151,7 @@ def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, proje
     package = life.wait_for_package(project.group, landed, timeout=30)
     assert package["ModelApprovalStatus"] == "PendingManualApproval", "new data never deploys by itself"
     assert _deploy_runs_since(cloud, project, landed) == []
+    assert _triggers(_runs(cloud, project.modelbuild_pipeline, landed)) == [DATA_LANDED], "one run, no loop"
 
 
 def test_retraining_schedule_runs_modelbuild_when_due(cloud, life, project, production):
@@ -121,11 +161,44 @@ def test_retraining_schedule_runs_modelbuild_when_due(cloud, life, project, prod
     assert any(arn.endswith(f"sagemaker-{project.project_id}-retraining-schedule") for arn in fired)
     life.wait_for_execution(project.modelbuild_pipeline, started, timeout=300)
     assert life.wait_for_package(project.group, started, timeout=30)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert _triggers(_runs(cloud, project.modelbuild_pipeline, started)) == [SCHEDULED], "one run, no loop"
 
 
-def test_rejected_package_deploys_nothing(cloud, life, project, production):
+@pytest.fixture()
+def package_events(cloud, project):
+    """Every state change of the project's model packages, as the default bus delivered it: a rule
+    with no status filter, beside the project's own approval rule, feeding a queue."""
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName="e2e-package-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [project.group]},
+    }
+    events.put_rule(Name="e2e-package-events", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="e2e-package-events", Targets=[{"Id": "queue", "Arn": arn}])
+
+    def delivered(package_arn: str, status: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                event = json.loads(message["Body"])
+                if event["resources"] == [package_arn] and event["detail"]["ModelApprovalStatus"] == status:
+                    return event
+            assert time.monotonic() < deadline, f"no {status} event for {package_arn} reached the bus"
+            time.sleep(0.1)
+
+    yield delivered
+    events.remove_targets(Rule="e2e-package-events", Ids=["queue"])
+    events.delete_rule(Name="e2e-package-events")
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_rejected_package_deploys_nothing(cloud, life, project, production, package_events):
     sagemaker = cloud.client("sagemaker")
-    spec = sagemaker.describe_model_package(ModelPackageName=production)
+    spec = sagemaker.describe_model_package(ModelPackageName=production.package_arn)
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=project.group,
         InferenceSpecification=spec["InferenceSpecification"],
@@ -133,8 +206,11 @@ def test_rejected_package_deploys_nothing(cloud, life, project, production):
     )["ModelPackageArn"]
     rejected = time.time()
     life.approve_package(arn, approve=False)
-    time.sleep(2)
-    assert _deploy_runs_since(cloud, project, rejected) == []
+    # the rejection went over the same bus as the project's approval rule listens on, and was delivered
+    event = package_events(arn, "Rejected")
+    assert event["detail"]["ModelPackageGroupName"] == project.group
+    assert _deploy_runs_since(cloud, project, rejected) == [], "a rejected package must not start ModelDeploy"
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Rejected"
 
 
 def _bad_model_package(cloud, project, package_arn: str, tmp_path: Path) -> str:
@@ -162,7 +238,7 @@ def _bad_model_package(cloud, project, package_arn: str, tmp_path: Path) -> str:
 
 def test_failing_staging_test_leaves_production_untouched(cloud, life, project, production, tmp_path):
     prod_config = _prod_config(cloud, project)
-    bad = _bad_model_package(cloud, project, production, tmp_path)
+    bad = _bad_model_package(cloud, project, production.package_arn, tmp_path)
     approved = time.time()
     life.approve_package(bad)
     with pytest.raises(LifecycleError, match="TestStaging"):
@@ -173,7 +249,7 @@ def test_failing_staging_test_leaves_production_untouched(cloud, life, project, 
     }
     assert stages["TestStaging"]["latestExecution"]["status"] == "Failed"
     assert _prod_config(cloud, project) == prod_config, "prod must keep its endpoint config"
-    assert _prod_accuracy(cloud, life, project, production) >= 0.9
+    assert _prod_accuracy(cloud, life, project, production.package_arn) >= 0.9
 
 
 def test_commit_below_threshold_registers_and_deploys_nothing(cloud, life, project, production):
@@ -181,39 +257,24 @@ def test_commit_below_threshold_registers_and_deploys_nothing(cloud, life, proje
     before = sagemaker.list_model_packages(ModelPackageGroupName=project.group)["ModelPackageSummaryList"]
     committed = time.time()
 
-    def overregularize(work: Path) -> None:
-        parameters = work / "pipelines" / "parameters.py"
-        text = parameters.read_text()
-        assert "DEFAULT_REGULARIZATION_C = 1.0" in text
-        parameters.write_text(text.replace("DEFAULT_REGULARIZATION_C = 1.0", "DEFAULT_REGULARIZATION_C = 1e-6"))
+    def regularize(old: str, new: str):
+        def change(work: Path) -> None:
+            parameters = work / "pipelines" / "parameters.py"
+            text, line = parameters.read_text(), f"DEFAULT_REGULARIZATION_C = {old}\n"
+            assert line in text
+            parameters.write_text(text.replace(line, f"DEFAULT_REGULARIZATION_C = {new}\n"))
 
-    life.push_change(project.modelbuild_repo, overregularize, "Regularize much harder")
-    with pytest.raises(LifecycleError, match="(?i)accuracy"):
-        life.wait_for_execution(project.modelbuild_pipeline, committed, timeout=300)
-    after = sagemaker.list_model_packages(ModelPackageGroupName=project.group)["ModelPackageSummaryList"]
-    assert len(after) == len(before)
-    assert _deploy_runs_since(cloud, project, committed) == []
+        return change
 
-
-def test_each_trigger_started_modelbuild_exactly_once(cloud, project, production):
-    """Two pushes, one data landing, one schedule: no event loops (builds write to the same bucket)."""
-    summaries = cloud.client("codepipeline").list_pipeline_executions(pipelineName=project.modelbuild_pipeline)
-    executions = summaries["pipelineExecutionSummaries"]
-    triggers = sorted(e["trigger"].get("triggerDetail", e["trigger"]["triggerType"]) for e in executions)
-    assert triggers == [
-        "aws.codecommit: CodeCommit Repository State Change (target pipeline)",
-        "aws.codecommit: CodeCommit Repository State Change (target pipeline)",
-        "aws.events: Scheduled Event (target pipeline)",
-        "aws.s3: Object Created (target pipeline)",
-    ]
-
-
-def test_deleting_the_project_removes_endpoints_and_empties_the_bucket(cloud, life, project, production):
-    life.delete_project(project.name)
-    endpoints = {e["EndpointName"] for e in cloud.client("sagemaker").list_endpoints()["Endpoints"]}
-    assert not {project.staging_endpoint, project.prod_endpoint} & endpoints
-    buckets = {b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]}
-    if project.bucket in buckets:
-        assert cloud.client("s3").list_object_versions(Bucket=project.bucket).get("Versions", []) == []
-    stacks = cloud.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])
-    assert not [s for s in stacks["StackSummaries"] if project.name in s["StackName"]]
+    life.push_change(project.modelbuild_repo, regularize("1.0", "1e-6"), "Regularize much harder")
+    try:
+        with pytest.raises(LifecycleError, match="(?i)accuracy"):
+            life.wait_for_execution(project.modelbuild_pipeline, committed, timeout=300)
+        after = sagemaker.list_model_packages(ModelPackageGroupName=project.group)["ModelPackageSummaryList"]
+        assert len(after) == len(before)
+        assert _deploy_runs_since(cloud, project, committed) == []
+        assert _triggers(_runs(cloud, project.modelbuild_pipeline, committed)) == [PUSH], "one run, no loop"
+    finally:  # later runs (new data, the schedule) build what is on main: put the good setting back
+        restored = time.time()
+        life.push_change(project.modelbuild_repo, regularize("1e-6", "1.0"), "Back to the default regularization")
+        life.wait_for_execution(project.modelbuild_pipeline, restored, timeout=300)

@@ -35,7 +35,6 @@ BUCKET = "endpoint-models"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed to run model servers")
 
 
 # the model and its archive ---------------------------------------------------------------
@@ -279,13 +278,19 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
 
 
 # failures -------------------------------------------------------------------------------------
-def test_missing_artifact_fails_the_endpoint_with_the_reason(local, endpoint):
+@pytest.fixture(scope="module")
+def failed_endpoint(local, artifact) -> dict:
+    """An endpoint whose model archive is not there: it fails before any model server starts."""
     container = {
         "Image": IMAGE,
         "ModelDataUrl": f"s3://{BUCKET}/nowhere/model.tar.gz",
         "Environment": SERVING_ENV,
     }
-    description = create_endpoint(local, "missing-artifact", [("AllTraffic", container, 1.0)])
+    return create_endpoint(local, "missing-artifact", [("AllTraffic", container, 1.0)])
+
+
+def test_missing_artifact_fails_the_endpoint_with_the_reason(local, failed_endpoint):
+    description = failed_endpoint
     assert description["EndpointStatus"] == "Failed"
     assert f"s3://{BUCKET}/nowhere/model.tar.gz does not exist" in description["FailureReason"]
     with pytest.raises(ClientError) as raised:
@@ -432,8 +437,9 @@ def test_update_is_blue_green_and_a_failed_update_keeps_serving(local, package_a
         sm.describe_endpoint(EndpointName=name)
 
 
-def test_update_of_an_endpoint_that_is_not_in_service_is_refused(local):
+def test_update_of_an_endpoint_that_is_not_in_service_is_refused(local, failed_endpoint):
     sm = local.client("sagemaker")
+    assert failed_endpoint["EndpointStatus"] == "Failed"
     with pytest.raises(ClientError) as raised:
         sm.update_endpoint(EndpointName="missing-artifact", EndpointConfigName="missing-artifact-config")
     assert "while it is Failed" in raised.value.response["Error"]["Message"]
@@ -498,7 +504,7 @@ def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(l
 
 
 # restarts ---------------------------------------------------------------------------------------
-def test_endpoint_serves_again_after_a_restart(local, endpoint, model, dataset):
+def test_endpoint_serves_again_after_a_restart(local, endpoint, failed_endpoint, model, dataset):
     old_sockets = server_sockets(local, endpoint)["AllTraffic"]
     local.restart()
     assert refuses_connections(old_sockets)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -200,10 +199,6 @@ def test_a_failing_stack_fails_the_project_with_its_reason_and_rolls_back(aws, s
     wait_gone(sagemaker, "broken")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("localcloud.services.cloudformation") is None,
-    reason="needs localcloud.services.cloudformation (CodeBuild, CodePipeline, Lambda... resource types)",
-)
 def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, cloud, tmp_path, cdk_out):
     sagemaker, cloudformation, codecommit = aws("sagemaker"), aws("cloudformation"), aws("codecommit")
     published = publish.publish(cdk_out, cloud.url, state=cloud.state.root)

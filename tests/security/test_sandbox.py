@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import socket
 import sys
 import tarfile
@@ -16,8 +15,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap runs the sandbox")
 
 BUCKET = "sandbox-attacks"
 ROLE = "arn:aws:iam::123456789012:role/attacker"
