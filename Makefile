@@ -4,17 +4,43 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
 
 .PHONY: install test test-root test-modelbuild test-modeldeploy demo lint synth publish bench clean
 
 install: $(STAMP)
 
 # Re-runs only when the pinned dependencies change; a second `make install` is a no-op.
+# uv (pinned, from PyPI) installs the pinned dependencies into a venv of this machine's Python: it
+# never downloads a Python, and the editable install is setuptools' compat mode (a .pth naming the
+# repository folder), through which the sandboxed programs import `localcloud`. The venv keeps its
+# own pip: builds run `pip install -r requirements.txt` against it. Sandboxed programs see the venv
+# read-only, so its bytecode is compiled here, except for packages only the host imports (the CDK,
+# cfn-lint and sympy, which only cfn-lint uses) or nothing imports (mlflow, a dependency of the
+# SageMaker SDK's metadata): the host compiles what it uses of those on first import.
+# The Debian packages (bubblewrap, slirp4netns) install in the background meanwhile.
 $(STAMP): pyproject.toml
-	@bash localcloud/tools/ensure-bubblewrap.sh
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" --config-settings editable_mode=compat
-	@touch $(STAMP)
+	@set -euo pipefail; start=$$SECONDS; \
+	step() { echo "==> make install [$$((SECONDS - start))s] $$*"; }; \
+	if [ -x $(PY) ]; then step "venv: $(VENV) exists"; \
+	else step "venv: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi; \
+	step "Debian packages: bubblewrap, slirp4netns (in the background)"; \
+	bash localcloud/tools/ensure-bubblewrap.sh > $(VENV)/.debian-packages.log 2>&1 & debian=$$!; \
+	trap 'wait $$debian 2>/dev/null' EXIT; \
+	if [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" = $(UV_VERSION) ]; then step "installer: uv $(UV_VERSION) is there"; \
+	else step "installer: uv $(UV_VERSION) (with the venv's pip)"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); fi; \
+	step "dependencies: pyproject.toml's pins (uv)"; \
+	UV_PYTHON_DOWNLOADS=never $(UV) pip install --python $(PY) -e ".[dev]" --config-setting editable_mode=compat \
+	  2>&1 | { grep -Ev '^ *([-+~] |Downloading |Downloaded |Building |Built )' || true; }; \
+	step "bytecode: compiling what sandboxed programs import"; \
+	$(PY) -m compileall -qq -j 0 -x '/site-packages/(aws_cdk|cfnlint|sympy|mlflow)/' $(VENV)/lib || true; \
+	step "Debian packages: waiting"; \
+	rc=0; wait $$debian || rc=$$?; sed 's/^/    /' $(VENV)/.debian-packages.log; \
+	[ $$rc -eq 0 ] || { echo "make install: localcloud/tools/ensure-bubblewrap.sh failed" >&2; exit $$rc; }; \
+	touch $(STAMP); \
+	step "done: a second make install does nothing until pyproject.toml changes"
 
 test: test-root test-modelbuild test-modeldeploy
 

@@ -1,1 +1,0 @@
-"""KMS: keys in saved state (moto's key objects cannot be pickled as they are)."""
