@@ -23,10 +23,9 @@ SERVICE_MODULES = [
 
 
 def install_all(cloud) -> list:
-    """Import each module and call its ``install(cloud)``, keeping the services that have a lifecycle."""
-    installed = []
+    """Import each module and call its ``install(cloud)``; the service objects returned are the cloud's."""
     for name in SERVICE_MODULES:
         service = importlib.import_module(name).install(cloud)
         if service is not None:
-            installed.append(service)
-    return installed
+            cloud.register(service)
+    return cloud.services

@@ -18,11 +18,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Response
 
 from localcloud import DEFAULT_REGION
-from localcloud.core import config, safe_yaml
+from localcloud.core import config, moto_seam
 from localcloud.core.admission import Admission, allowed_origins
 from localcloud.core.credentials import Credential, CredentialStore
 from localcloud.core.front_door import FrontDoorServer
 from localcloud.core.gateway import Gateway
+from localcloud.core.moto_seam import pickling, safe_yaml
 from localcloud.core.state import StateFormatError, StateStore
 
 
@@ -30,6 +31,7 @@ class LocalCloud:
     """One running local cloud: its state, its gateway and its HTTP server."""
 
     def __init__(self, state_dir: Path | None = None, port: int = 0, host: str = "127.0.0.1"):
+        moto_seam.check_version()
         self.state = StateStore(state_dir or config.state_dir())
         self.credentials = CredentialStore(self.state.root)
         self.gateway = Gateway(DomainDispatcherApplication(create_backend_app), self.state)
@@ -38,7 +40,7 @@ class LocalCloud:
         self.gateway.admission = Admission(self.credentials, allowed_origins(self.port))
         self.gateway.route("GET", "/_localcloud/health")(self._health)
         self._thread: threading.Thread | None = None
-        self.services: list = []
+        self.services: list = []  # every installed service object, in install order
         self.stopping = threading.Event()
         self._clients: dict[tuple[str, str], object] = {}
         self._clients_lock = threading.Lock()
@@ -81,14 +83,29 @@ class LocalCloud:
                 self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self.url)
             return self._clients[key]
 
+    def register(self, service: object) -> object:
+        """Keep a service object for ``service()`` lookups (install_all registers what installs return)."""
+        if service not in self.services:
+            self.services.append(service)
+        return service
+
+    def service(self, kind: type):
+        """This cloud's instance of a service class: how patched moto methods reach the service they serve."""
+        for service in self.services:
+            if isinstance(service, kind):
+                return service
+        raise LookupError(f"{kind.__name__} is not installed in this local cloud")
+
     def start(self) -> LocalCloud:
-        from localcloud.core.moto_preload import import_cloudformation_models
+        from localcloud.core.moto_seam.preload import import_cloudformation_models
         from localcloud.core.registry import install_all
 
         import_cloudformation_models()  # restoring the state needs them; this imports them faster
         safe_yaml.install()  # before any template is parsed
+        pickling.install()  # before the state is restored
         self.state.restore_backends()
-        self.services = install_all(self)
+        moto_seam.bind(self)
+        install_all(self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud-http", daemon=True)
         self._thread.start()
         for service in self.services:
@@ -107,6 +124,7 @@ class LocalCloud:
         if self._thread:
             self._thread.join(timeout=5)
         self._server.server_close()
+        moto_seam.unbind(self)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         cloud = LocalCloud(args.state_dir, args.port).start()
-    except StateFormatError as error:
+    except (StateFormatError, moto_seam.MotoVersionError) as error:
         raise SystemExit(f"local cloud not started: {error}") from None
     print(f"local cloud listening on {cloud.url} (state in {cloud.state.root})", flush=True)
     done = threading.Event()

@@ -1,4 +1,4 @@
-"""Durable state: moto's backends as pickles, our own records as JSON, all under one folder.
+"""Durable state: moto's backends as pickles, S3 bodies as files, our own records as JSON, in one folder.
 
 A snapshot is written before the response that caused it is sent, so ``kill -9`` loses nothing
 an API call had reported as done. Writes are atomic (temp file + rename).
@@ -6,8 +6,6 @@ an API call had reported as done. Writes are atomic (temp file + rename).
 
 from __future__ import annotations
 
-import collections
-import io
 import json
 import logging
 import os
@@ -15,15 +13,16 @@ import pickle
 import sys
 import tempfile
 import threading
-import weakref
 from pathlib import Path
 from typing import Any
 
 from moto.backends import ALT_BACKEND_NAMES, get_backend, list_of_moto_modules
 
 from localcloud import MOTO_VERSION
+from localcloud.core.moto_seam import s3_bodies
+from localcloud.core.moto_seam.pickling import dump_backend
 
-STATE_FORMAT = 2  # 2: modules under core/, services/, tools/ (the pickle names our classes by module)
+STATE_FORMAT = 2  # 2: modules under core/, services/, tools/ (the pickle names them); S3 bodies in files
 
 
 class StateFormatError(RuntimeError):
@@ -31,35 +30,6 @@ class StateFormatError(RuntimeError):
 
 
 log = logging.getLogger("localcloud.core.state")
-_LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
-
-
-def _defaultdict(factory, items):
-    return collections.defaultdict(factory, items)
-
-
-class _BackendPickler(pickle.Pickler):
-    """Pickles moto's backends, with the few objects plain pickle refuses: locks come back as fresh,
-    unheld locks; weak-value caches as the same mapping (their values are pickled with the rest);
-    ``defaultdict(lambda: {})`` as ``defaultdict(dict)``."""
-
-    def reducer_override(self, obj):
-        factory = _LOCK_TYPES.get(type(obj))
-        if factory is not None:
-            return factory, ()
-        if isinstance(obj, weakref.WeakValueDictionary):
-            return weakref.WeakValueDictionary, (dict(obj.items()),)
-        if isinstance(obj, collections.defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
-            made = type(obj.default_factory())
-            if made in (dict, list, set):
-                return _defaultdict, (made, dict(obj))
-        return NotImplemented
-
-
-def dump_backend(value) -> bytes:
-    buffer = io.BytesIO()
-    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buffer.getvalue()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -139,6 +109,7 @@ class StateStore:
 
     def restore_backends(self) -> list[str]:
         self.check_format()
+        s3_bodies.use_folder(self.root)
         if not self.moto_file.exists():
             return []
         with self.lock:
@@ -148,6 +119,7 @@ class StateStore:
                 backend_dict.clear()
                 backend_dict.update(accounts)
                 self._known_backends.add(name)
+            s3_bodies.remove_unreferenced()
         return sorted(saved)
 
     def save_backends(self, *names: str) -> None:

@@ -13,7 +13,7 @@ PROGRAM = """
 import json, sys, boto3
 real = boto3.Session
 if sys.argv[1] == "preload":
-    from localcloud.core.moto_preload import import_cloudformation_models
+    from localcloud.core.moto_seam.preload import import_cloudformation_models
     import_cloudformation_models()
 import moto.cloudformation.models
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend

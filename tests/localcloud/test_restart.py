@@ -56,3 +56,9 @@ def test_kill_9_mid_execution_resumes_without_redoing_completed_steps(background
     assert steps["Register"]["StepStatus"] == "Succeeded"
     packages = sagemaker.list_model_packages(ModelPackageGroupName=mb.GROUP)["ModelPackageSummaryList"]
     assert len(packages) == 1
+    trainings = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert "InProgress" not in [job["TrainingJobStatus"] for job in trainings], "a cut-off job must end"
+    for job in trainings:
+        if job["TrainingJobStatus"] == "Failed":
+            reason = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])["FailureReason"]
+            assert "the local cloud stopped while this job ran" in reason

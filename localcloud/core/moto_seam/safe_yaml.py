@@ -79,6 +79,14 @@ def install() -> None:
     """Point moto's CloudFormation modules at the safe loader (idempotent)."""
     from moto.cloudformation import models, responses, utils
 
+    from localcloud.core import moto_seam
+
     shim = _moto_yaml()
     for module in (models, responses, utils):
-        module.yaml = shim
+        moto_seam.patch(
+            module,
+            "yaml",
+            value=shim,
+            why="templates are parsed with a safe loader: moto's yaml.Loader runs !!python tags",
+            until="moto parsing templates with yaml.SafeLoader plus the short intrinsic tags",
+        )

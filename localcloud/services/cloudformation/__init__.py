@@ -8,32 +8,36 @@ subclasses) and stay in our modules, so the pickled CloudFormation state can fin
 
 from __future__ import annotations
 
-from moto.cloudformation import parsing
-
+from localcloud.core import moto_seam as seam
 from localcloud.services.applicationautoscaling import cfn as applicationautoscaling
 from localcloud.services.cloudformation import custom_resources, stacks
 from localcloud.services.cloudwatch import cfn as cloudwatch
 from localcloud.services.codebuild import cfn as codebuild
+from localcloud.services.codecommit import cfn as codecommit
 from localcloud.services.codepipeline import cfn as codepipeline
-from localcloud.services.kms import cfn as kms
 from localcloud.services.s3 import cfn as s3
 from localcloud.services.sagemaker import cfn as sagemaker
 from localcloud.services.sagemaker import model_packages as registry
+from localcloud.services.servicecatalog import cfn as servicecatalog
 
-MODEL_MODULES = (applicationautoscaling, cloudwatch, codebuild, codepipeline, custom_resources, s3, sagemaker)
-
-
-def _forget_model_cache() -> None:
-    """moto caches its type map on first use; our subclasses must be in it."""
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+# every module defining CloudFormation resource types: each service's cfn.py, and the custom resource
+MODEL_MODULES = (
+    applicationautoscaling,
+    cloudwatch,
+    codebuild,
+    codecommit,
+    codepipeline,
+    custom_resources,
+    s3,
+    sagemaker,
+    servicecatalog,
+)
 
 
 def install(cloud) -> None:
     stacks.install()
-    kms.install()
     sagemaker.install(cloud)
     s3.install()
     custom_resources.install(cloud)
     registry.install(cloud)
-    _forget_model_cache()
+    seam.forget_cloudformation_types()

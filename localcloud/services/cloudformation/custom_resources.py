@@ -32,6 +32,7 @@ from moto.logs.models import logs_backends
 from moto.utilities.arns import parse_arn
 from werkzeug.wrappers import Response
 
+from localcloud.core import moto_seam as seam
 from localcloud.core import sandbox, signatures
 from localcloud.services.cloudformation import stacks
 from localcloud.services.cloudformation.base import ResourceFailed, StackResource
@@ -41,8 +42,24 @@ TYPE = "AWS::CloudFormation::CustomResource"
 RESPONSE_PATH = "/cloudformation-custom-resource"
 RUNNER = Path(__file__).with_name("lambda_runner.py")
 MAX_WAIT_SECONDS = 900  # Lambda's own limit
-_CLOUD = None
-_RESPONSES: dict[str, dict[str, Any]] = {}
+
+
+class ResponseInbox:
+    """The answers handlers PUT to their ResponseURL, by request id, for the cloud that runs them."""
+
+    def __init__(self) -> None:
+        self.responses: dict[str, dict[str, Any]] = {}
+
+    def receive(self, call) -> Response:
+        request_id = call.match.group("request_id")
+        try:
+            body = json.loads(call.raw or b"{}")
+        except json.JSONDecodeError:
+            return Response("the response must be a JSON object", status=400)
+        if not isinstance(body, dict) or body.get("Status") not in ("SUCCESS", "FAILED"):
+            return Response('the response needs "Status": "SUCCESS" or "FAILED"', status=400)
+        self.responses[request_id] = body
+        return Response("", status=200)
 
 
 class CfnCustomResource(StackResource, CloudFormationModel):
@@ -161,7 +178,8 @@ def _event(
 # running the function ------------------------------------------------------------------------------
 def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str, Any]:
     """Run the function for ``event``; its SUCCESS response, or ResourceFailed with its reason."""
-    if _CLOUD is None:
+    cloud = seam.bound()
+    if cloud is None:
         raise ResourceFailed(
             "custom resources need the local cloud's server (localcloud.services.cloudformation is not installed)"
         )
@@ -178,12 +196,13 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
     # a presigned URL, as CloudFormation's is: the handler needs no credentials to answer, and nobody
     # without the URL can answer for it
     event["ResponseURL"] = signatures.presign_url(
-        f"{_CLOUD.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", _CLOUD.issue_session(), region_name, 7200
+        f"{cloud.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", cloud.issue_session(), region_name, 7200
     )
     with tempfile.TemporaryDirectory(prefix="custom-resource-") as folder:
-        outcome, lines = _run(function, event, Path(folder))
+        outcome, lines = _run(cloud, function, event, Path(folder))
     _ship_logs(account_id, region_name, function, event["RequestId"], lines)
-    response = _RESPONSES.pop(event["RequestId"], None) or _from_return(outcome, lines)
+    inbox = cloud.service(ResponseInbox)
+    response = inbox.responses.pop(event["RequestId"], None) or _from_return(outcome, lines)
     if response.get("Status") != "SUCCESS":
         raise ResourceFailed(
             "Received response status [FAILED] from custom resource. Message returned: "
@@ -192,7 +211,7 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
     return response
 
 
-def _run(function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any], list[str]]:
+def _run(cloud, function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any], list[str]]:
     ml = folder / "ml"
     code = ml / "code"
     code.mkdir(parents=True)
@@ -217,7 +236,7 @@ def _run(function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any],
     (ml / "context.json").write_text(json.dumps(context))
     env = {
         **{k: str(v) for k, v in (function.environment_vars or {}).items()},
-        **_CLOUD.session_environment(),
+        **cloud.session_environment(),
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
@@ -254,7 +273,7 @@ def _run(function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any],
 def _wait_releasing_state(process, timeout: float) -> None:
     """Wait for the function without holding the state lock (its API calls need it)."""
     deadline = time.monotonic() + timeout
-    released = threading.Condition(_CLOUD.state.lock)
+    released = threading.Condition(seam.bound().state.lock)
     with released:
         while process.poll() is None and time.monotonic() < deadline:
             released.wait(0.05)
@@ -299,32 +318,22 @@ def _ship_logs(account_id: str, region_name: str, function, request_id: str, lin
         log.warning("could not write the logs of %s", function.function_name, exc_info=True)
 
 
-# the response endpoint --------------------------------------------------------------------------
-def receive_response(call) -> Response:
-    request_id = call.match.group("request_id")
-    try:
-        body = json.loads(call.raw or b"{}")
-    except json.JSONDecodeError:
-        return Response("the response must be a JSON object", status=400)
-    if not isinstance(body, dict) or body.get("Status") not in ("SUCCESS", "FAILED"):
-        return Response('the response needs "Status": "SUCCESS" or "FAILED"', status=400)
-    _RESPONSES[request_id] = body
-    return Response("", status=200)
-
-
 def _wrap_class_lookup(original):
     def resource_class_from_type(resource_type: str):
         if resource_type.startswith("Custom::"):
             return CfnCustomResource
         return original(resource_type)
 
-    resource_class_from_type.localcloud = True
     return resource_class_from_type
 
 
 def install(cloud) -> None:
-    global _CLOUD
-    _CLOUD = cloud
-    cloud.gateway.route("PUT", RESPONSE_PATH + r"/(?P<request_id>[A-Za-z0-9-]+)")(receive_response)
-    if not getattr(parsing.resource_class_from_type, "localcloud", False):
-        parsing.resource_class_from_type = _wrap_class_lookup(parsing.resource_class_from_type)
+    inbox = cloud.register(ResponseInbox())
+    cloud.gateway.route("PUT", RESPONSE_PATH + r"/(?P<request_id>[A-Za-z0-9-]+)")(inbox.receive)
+    seam.patch(
+        parsing,
+        "resource_class_from_type",
+        wrap=_wrap_class_lookup,
+        why="Custom::* and AWS::CloudFormation::CustomResource types run their Lambda in the sandbox",
+        until="moto invoking Lambda-backed custom resources without Docker",
+    )

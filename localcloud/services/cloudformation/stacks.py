@@ -25,6 +25,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import OutputMap, ResourceMap
 
+from localcloud.core import moto_seam as seam
 from localcloud.services.cloudformation.base import ResourceFailed, message_of
 from localcloud.services.cloudformation.references import dependency_order, dependents
 
@@ -75,7 +76,6 @@ def _wrap_create(original):
         except Exception as error:
             raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
 
-    parse_and_create_resource.localcloud = True
     return parse_and_create_resource
 
 
@@ -97,7 +97,6 @@ def _wrap_update(original):
         except Exception as error:
             raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
 
-    parse_and_update_resource.localcloud = True
     return parse_and_update_resource
 
 
@@ -113,7 +112,6 @@ def _wrap_diff(original):
         diff["Modify"] = sorted(set(diff["Modify"]), key=order.index)
         return diff
 
-    build_resource_diff.localcloud = True
     return build_resource_diff
 
 
@@ -139,9 +137,6 @@ def delete_resources(self: ResourceMap) -> None:
         except Exception as error:
             raise _failure(error, logical_id, resource_json.get("Type", "?")) from error
         self._parsed_resources.pop(logical_id)
-
-
-delete_resources.localcloud = True
 
 
 # stack-level outcomes ----------------------------------------------------------------------------
@@ -193,7 +188,6 @@ def _wrap_create_resources(original):
                 return
             set_status(self, "ROLLBACK_COMPLETE", reason)
 
-    create_resources.localcloud = True
     return create_resources
 
 
@@ -230,7 +224,6 @@ def _wrap_stack_update(original):
                 log.warning("stack %s: could not delete a replaced resource", self.name, exc_info=True)
         self.stack_status_reason = None
 
-    update.localcloud = True
     return update
 
 
@@ -249,7 +242,6 @@ def _wrap_stack_delete(original):
                 f"The following resource(s) failed to delete: [{failure.logical_id}]. {failure.reason}",
             )
 
-    delete.localcloud = True
     return delete
 
 
@@ -265,18 +257,64 @@ def _wrap_backend_delete(original):
             for export in stack.exports:
                 self.exports[export.name] = export
 
-    delete_stack.localcloud = True
     return delete_stack
 
 
 def install() -> None:
-    if getattr(Stack.create_resources, "localcloud", False):
-        return
-    parsing.parse_and_create_resource = _wrap_create(parsing.parse_and_create_resource)
-    parsing.parse_and_update_resource = _wrap_update(parsing.parse_and_update_resource)
-    ResourceMap.build_resource_diff = _wrap_diff(ResourceMap.build_resource_diff)
-    ResourceMap.delete = delete_resources
-    Stack.create_resources = _wrap_create_resources(Stack.create_resources)
-    Stack.update = _wrap_stack_update(Stack.update)
-    Stack.delete = _wrap_stack_delete(Stack.delete)
-    CloudFormationBackend.delete_stack = _wrap_backend_delete(CloudFormationBackend.delete_stack)
+    lifecycle = "moto creating, updating and deleting stacks asynchronously with CloudFormation's failure semantics"
+    seam.patch(
+        parsing,
+        "parse_and_create_resource",
+        wrap=_wrap_create,
+        why="a resource that fails to create names its logical id and type, instead of raising out of CreateStack",
+        until=lifecycle,
+    )
+    seam.patch(
+        parsing,
+        "parse_and_update_resource",
+        wrap=_wrap_update,
+        why="a resource that fails to update names itself, so the stack can roll back",
+        until=lifecycle,
+    )
+    seam.patch(
+        ResourceMap,
+        "build_resource_diff",
+        wrap=_wrap_diff,
+        why="an update also updates the resources depending on a changed one, and honours conditions",
+        until="moto's change detection following Ref/GetAtt/Sub/DependsOn and conditions",
+    )
+    seam.patch(
+        ResourceMap,
+        "delete",
+        value=delete_resources,
+        why="deletion in reverse dependency order, stopping at the first failure with its reason",
+        until="moto deleting stack resources in dependency order",
+    )
+    seam.patch(
+        Stack,
+        "create_resources",
+        wrap=_wrap_create_resources,
+        why="a failed resource fails the stack (CREATE_FAILED events, then ROLLBACK_COMPLETE)",
+        until=lifecycle,
+    )
+    seam.patch(
+        Stack,
+        "update",
+        wrap=_wrap_stack_update,
+        why="a failed update rolls back to the previous template and parameters (UPDATE_ROLLBACK_COMPLETE)",
+        until=lifecycle,
+    )
+    seam.patch(
+        Stack,
+        "delete",
+        wrap=_wrap_stack_delete,
+        why="a failed deletion is DELETE_FAILED and the stack stays",
+        until=lifecycle,
+    )
+    seam.patch(
+        CloudFormationBackend,
+        "delete_stack",
+        wrap=_wrap_backend_delete,
+        why="moto drops a stack that failed to delete; CloudFormation keeps it, with its exports",
+        until=lifecycle,
+    )

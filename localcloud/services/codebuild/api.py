@@ -18,6 +18,7 @@ from moto.codebuild.exceptions import InvalidInputException
 from moto.codebuild.models import CodeBuildBackend
 
 from localcloud import ACCOUNT_ID
+from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.core.errors import AwsError
 from localcloud.services.codebuild.runner import Build
@@ -300,7 +301,9 @@ class CodeBuildService:
                             contexts=[
                                 {
                                     "statusCode": "CLIENT_ERROR",
-                                    "message": "the local cloud stopped while this build ran; start it again",
+                                    "message": "the local cloud stopped while this build ran; it is not run "
+                                    "again, so that what it had started (a SageMaker pipeline execution, say) "
+                                    "goes on once instead of twice",
                                 }
                             ],
                         )
@@ -318,15 +321,20 @@ def patch_backend() -> None:
     """moto's CreateProject accepts names like ``a/../../x``; CodeBuild does not, and a project's
     name becomes part of its builds' ids and record files. Checked in moto's backend, so the API
     and CloudFormation both refuse such a name before anything is recorded."""
-    original = CodeBuildBackend.create_project
-    if getattr(original, "localcloud", False):
-        return
 
-    def create_project(self, project_name: str, *args, **kwargs):
-        problems = names.CODEBUILD_PROJECT.problems(project_name)
-        if problems:
-            raise InvalidInputException(names.invalid(problems).message)
-        return original(self, project_name, *args, **kwargs)
+    def wrap(original):
+        def create_project(self, project_name: str, *args, **kwargs):
+            problems = names.CODEBUILD_PROJECT.problems(project_name)
+            if problems:
+                raise InvalidInputException(names.invalid(problems).message)
+            return original(self, project_name, *args, **kwargs)
 
-    create_project.localcloud = True
-    CodeBuildBackend.create_project = create_project
+        return create_project
+
+    seam.patch(
+        CodeBuildBackend,
+        "create_project",
+        wrap=wrap,
+        why="a project name becomes part of build ids and file names: CodeBuild's pattern is checked first",
+        until="moto validating project names as CodeBuild does",
+    )

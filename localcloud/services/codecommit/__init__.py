@@ -8,7 +8,7 @@ A push to any branch or tag puts ``CodeCommit Repository State Change`` on the d
 from __future__ import annotations
 
 from localcloud.core.state import atomic_write
-from localcloud.services.codecommit import api, cfn, hook, push_events, repositories
+from localcloud.services.codecommit import api, hook, push_events, repositories
 
 
 class CodeCommitService:
@@ -24,9 +24,7 @@ class CodeCommitService:
 
 
 def install(cloud) -> CodeCommitService:
-    repositories.configure(cloud.state.root)
     repositories.patch_backend()
-    cfn.refresh_model_lookup()
     cloud.state.note_backend("codecommit")
     api.register(cloud)
     push_events.register(cloud)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.s3.models import s3_backends
 
@@ -112,9 +111,3 @@ class Repository(CloudFormationModel):
         for name, repository in list(backend.repositories.items()):
             if resource_name in (name, repository.repository_metadata["repositoryId"]):
                 backend.delete_repository(name)
-
-
-def refresh_model_lookup() -> None:
-    """moto caches its CloudFormation type map: forget it so models defined since are found."""
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()

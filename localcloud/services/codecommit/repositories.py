@@ -12,6 +12,7 @@ from pathlib import Path
 from moto.codecommit.models import CodeCommitBackend, codecommit_backends
 from moto.core.exceptions import JsonRESTError
 
+from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.core.errors import AwsError
 from localcloud.services.codecommit import gitrepo
@@ -21,18 +22,13 @@ NAME_RULES = (
     "between 1 and 100 characters in length."
 )
 
-_STATE_ROOT: list[Path] = []
-
-
-def configure(state_root: Path) -> None:
-    """Where repositories live: set by ``install`` for the cloud running in this process."""
-    _STATE_ROOT[:] = [Path(state_root)]
-
 
 def path_of(region: str, name: str) -> Path:
-    if not _STATE_ROOT:
-        raise RuntimeError("localcloud.services.codecommit is not installed: no state folder for repositories")
-    return gitrepo.repository_path(_STATE_ROOT[0], region, name)
+    """Where a repository lives: under the state folder of the cloud this process serves."""
+    cloud = seam.bound()
+    if cloud is None:
+        raise RuntimeError("no local cloud is running in this process: no state folder for repositories")
+    return gitrepo.repository_path(cloud.state.root, region, name)
 
 
 def localise(metadata: dict, region: str) -> None:
@@ -69,7 +65,6 @@ def _wrap_create(original):
         localise(metadata, self.region_name)
         return metadata
 
-    create_repository.localcloud = True
     return create_repository
 
 
@@ -80,14 +75,25 @@ def _wrap_delete(original):
             gitrepo.remove(path_of(self.region_name, repository_name))
         return repository_id
 
-    delete_repository.localcloud = True
     return delete_repository
 
 
 def patch_backend() -> None:
-    if not getattr(CodeCommitBackend.create_repository, "localcloud", False):
-        CodeCommitBackend.create_repository = _wrap_create(CodeCommitBackend.create_repository)
-        CodeCommitBackend.delete_repository = _wrap_delete(CodeCommitBackend.delete_repository)
+    until = "moto keeping repository contents (it records metadata only)"
+    seam.patch(
+        CodeCommitBackend,
+        "create_repository",
+        wrap=_wrap_create,
+        why="a repository is a bare git repository on disk, with its push hook; the name is checked first",
+        until=until,
+    )
+    seam.patch(
+        CodeCommitBackend,
+        "delete_repository",
+        wrap=_wrap_delete,
+        why="deleting a repository removes its git repository",
+        until=until,
+    )
 
 
 def reconcile() -> None:

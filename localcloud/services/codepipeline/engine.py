@@ -168,12 +168,16 @@ class Execution:
             and previous.get("token")
             and previous.get("executionId") == self.execution_id
         )
+        cut_off = previous.get("status") == "InProgress" and previous.get("executionId") == self.execution_id
         with self.lock:
             state = previous if waiting else {}
             state.update(status="InProgress", lastStatusChange=time.time(), executionId=self.execution_id)
             if not waiting:
                 state["actionExecutionId"] = str(uuid.uuid4())
                 state["startTime"] = time.time()
+                if cut_off and previous.get("externalExecutionId"):
+                    # what the action had started before a restart cut it off: its provider decides
+                    state["interruptedExternalId"] = previous["externalExecutionId"]
             states[action["name"]] = state
             self.save()
         try:

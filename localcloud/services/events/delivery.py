@@ -17,6 +17,8 @@ from typing import Any
 from moto.events.models import Rule
 from moto.utilities.arns import parse_arn
 
+from localcloud.core import moto_seam as seam
+
 log = logging.getLogger("localcloud.services.events.delivery")
 MOTO_DELIVERS = {"logs", "sqs", "events"}
 Deliverer = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -60,10 +62,14 @@ def _split_delivery(original: Callable) -> Callable:
         finally:
             self.targets = all_targets
 
-    send_to_targets.localcloud = True
     return send_to_targets
 
 
 def install(cloud) -> None:  # noqa: ARG001 - patches moto's classes, which are per process
-    if not getattr(Rule.send_to_targets, "localcloud", False):
-        Rule.send_to_targets = _split_delivery(Rule.send_to_targets)
+    seam.patch(
+        Rule,
+        "send_to_targets",
+        wrap=_split_delivery,
+        why="CodePipeline and CodeBuild targets are delivered by us (moto raises NotImplementedError for them)",
+        until="moto delivering events to CodePipeline and CodeBuild targets",
+    )

@@ -19,6 +19,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
+from localcloud.core import moto_seam as seam
 from localcloud.services.cloudformation.base import ResourceFailed, StackResource
 from localcloud.services.cloudformation.properties import as_bool, require
 
@@ -130,12 +131,28 @@ def _apply_bucket_settings(create):
             backend.put_bucket_notification_configuration(bucket.name, {"EventBridgeConfiguration": {}})
         return bucket
 
-    create_from_cloudformation_json.localcloud = True
     return classmethod(create_from_cloudformation_json)
 
 
 def install() -> None:
-    if not getattr(FakeBucket.create_from_cloudformation_json, "localcloud", False):
-        FakeBucket.create_from_cloudformation_json = _apply_bucket_settings(FakeBucket.create_from_cloudformation_json)
-    FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)
-    FakeBucket.get_permission = get_permission
+    seam.patch(
+        FakeBucket,
+        "create_from_cloudformation_json",
+        wrap=_apply_bucket_settings,
+        why="a stack's bucket gets its versioning, public access block and EventBridge notifications",
+        until="moto applying those AWS::S3::Bucket properties (it applies only encryption and tags)",
+    )
+    seam.patch(
+        FakeBucket,
+        "delete_from_cloudformation_json",
+        value=classmethod(delete_bucket),
+        why="a non-empty bucket fails the stack's deletion, as CloudFormation does (moto reports it deleted)",
+        until="moto failing the deletion of a non-empty bucket",
+    )
+    seam.patch(
+        FakeBucket,
+        "get_permission",
+        value=get_permission,
+        why="a policy's aws:SecureTransport holds; statements with conditions we cannot evaluate are left out",
+        until="moto evaluating bucket policy conditions (it ignores them, so a deny-unless-TLS denies all)",
+    )

@@ -19,13 +19,13 @@ from moto.core.common_models import CloudFormationModel
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
 
+from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.services.cloudformation import stacks
 from localcloud.services.cloudformation.base import ResourceFailed, StackResource, message_of
 from localcloud.services.cloudformation.properties import as_bool, as_int, require
 
 DEPLOYMENT_TIMEOUT_SECONDS = 600
-_state_lock: threading.RLock | None = None
 
 
 def _backend(account_id: str, region_name: str):
@@ -38,7 +38,8 @@ def await_deployment(endpoint: FakeEndpoint, config_name: str) -> FakeEndpoint:
     The stack operation holds the state lock, and the endpoint's deployment needs it to report
     its outcome, so the wait releases the lock (a Condition over it) while it sleeps.
     """
-    waiter = threading.Condition(_state_lock) if _state_lock is not None else None
+    cloud = seam.bound()
+    waiter = threading.Condition(cloud.state.lock) if cloud is not None else None
     deadline = time.monotonic() + DEPLOYMENT_TIMEOUT_SECONDS
     while endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack"):
         if time.monotonic() > deadline:
@@ -274,14 +275,32 @@ def update_endpoint(cls, original_resource, new_resource_name, cloudformation_js
 
 def install(cloud) -> None:
     """Teach moto's three SageMaker models (idempotent: plain attribute assignments)."""
-    global _state_lock
-    _state_lock = cloud.state.lock
-    Model.cloudformation_name_type = staticmethod(lambda: "ModelName")
-    FakeEndpointConfig.cloudformation_name_type = staticmethod(lambda: "EndpointConfigName")
-    FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")
-    Model.create_from_cloudformation_json = classmethod(create_model)
-    Model.update_from_cloudformation_json = classmethod(replace_after_update)
-    FakeEndpointConfig.create_from_cloudformation_json = classmethod(create_endpoint_config)
-    FakeEndpointConfig.update_from_cloudformation_json = classmethod(replace_after_update)
-    FakeEndpoint.create_from_cloudformation_json = classmethod(create_endpoint)
-    FakeEndpoint.update_from_cloudformation_json = classmethod(update_endpoint)
+    explicit_names = "moto honouring ModelName, EndpointConfigName and EndpointName in templates"
+    for model, name_type in (
+        (Model, "ModelName"),
+        (FakeEndpointConfig, "EndpointConfigName"),
+        (FakeEndpoint, "EndpointName"),
+    ):
+        seam.patch(
+            model,
+            "cloudformation_name_type",
+            value=staticmethod(lambda name_type=name_type: name_type),
+            why=f"a template's explicit {name_type} is used (moto ignores it)",
+            until=explicit_names,
+        )
+    lifecycle = "moto creating SageMaker resources from templates as SageMaker does (properties, waits, updates)"
+    for model, action, handler in (
+        (Model, "create", create_model),
+        (Model, "update", replace_after_update),
+        (FakeEndpointConfig, "create", create_endpoint_config),
+        (FakeEndpointConfig, "update", replace_after_update),
+        (FakeEndpoint, "create", create_endpoint),
+        (FakeEndpoint, "update", update_endpoint),
+    ):
+        seam.patch(
+            model,
+            f"{action}_from_cloudformation_json",
+            value=classmethod(handler),
+            why=f"AWS::SageMaker::{model.__name__.removeprefix('Fake')} {action} through the API's own backend methods",
+            until=lifecycle,
+        )

@@ -35,6 +35,7 @@ from moto.sagemaker.models import (
 )
 from werkzeug.wrappers import Response
 
+from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.core.errors import AwsError
 from localcloud.core.paths import PathEscape, contained
@@ -340,7 +341,7 @@ class EndpointService:
                     server.stop()
         self.capture.close()
         self.logs.stop()
-        _deactivate(self)
+        self.shut_down = True  # moto's patched methods stop calling back into it
 
     def wait_until_settled(self, account: str, region: str, name: str, timeout: float) -> str:
         """Block until the endpoint's deployment finished; returns its status (for callers that
@@ -441,7 +442,20 @@ def _runtime_backend(account: str, region: str) -> SageMakerModelBackend:
 
 
 # moto hooks ---------------------------------------------------------------------------------
-_SERVICE: EndpointService | None = None
+
+
+def _service() -> EndpointService | None:
+    """The running cloud's endpoint service, which moto's patched methods call back into."""
+    cloud = seam.bound()
+    if cloud is None:
+        return None
+    try:
+        service = cloud.service(EndpointService)
+    except LookupError:
+        return None
+    return None if getattr(service, "shut_down", False) else service
+
+
 _PATCH_LOCK = threading.Lock()
 
 
@@ -458,12 +472,6 @@ def _key(backend: SageMakerModelBackend, name: str) -> Key:
 def _all_backends():
     for account_backends in list(sagemaker_backends.values()):
         yield from list(account_backends.values())
-
-
-def _deactivate(service: EndpointService) -> None:
-    global _SERVICE
-    if _SERVICE is service:
-        _SERVICE = None
 
 
 def _endpoint_arn(backend, name: str) -> str:
@@ -506,8 +514,9 @@ def _create_endpoint(original):
                 f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
             )
         endpoint = original(self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags)
-        if _SERVICE is not None:
-            _SERVICE.on_create(self, endpoint)
+        service = _service()
+        if service is not None:
+            service.on_create(self, endpoint)
         return endpoint
 
     return create_endpoint
@@ -516,8 +525,9 @@ def _create_endpoint(original):
 def _delete_endpoint(original):
     def delete_endpoint(self, endpoint_name: str) -> None:
         original(self, endpoint_name)
-        if _SERVICE is not None:
-            _SERVICE.on_delete(self, endpoint_name)
+        service = _service()
+        if service is not None:
+            service.on_delete(self, endpoint_name)
 
     return delete_endpoint
 
@@ -535,8 +545,9 @@ def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_co
             f'Cannot update endpoint "{_endpoint_arn(self, endpoint_name)}" '
             f"while it is {endpoint.endpoint_status}: wait until it is InService."
         )
-    if _SERVICE is not None:
-        _SERVICE.on_update(self, endpoint, endpoint_config_name)
+    service = _service()
+    if service is not None:
+        service.on_update(self, endpoint, endpoint_config_name)
     else:
         config = self.endpoint_configs[endpoint_config_name]
         endpoint.endpoint_config_name = endpoint_config_name
@@ -550,25 +561,49 @@ def patch_moto() -> None:
     CloudFormation's SageMaker resources call these same backend methods, so stacks get
     serving endpoints too (and a stack update that changes the configuration calls
     ``update_endpoint``)."""
+    serving = "moto running endpoints (it records them only and answers invocations with a fixed body)"
     with _PATCH_LOCK:
-        if getattr(SageMakerModelBackend, "_localcloud_endpoints", False):
-            return
-        SageMakerModelBackend.create_model = _create_model(SageMakerModelBackend.create_model)
-        SageMakerModelBackend.create_endpoint_config = _create_endpoint_config(
-            SageMakerModelBackend.create_endpoint_config
+        seam.patch(
+            SageMakerModelBackend,
+            "create_model",
+            wrap=_create_model,
+            why="a model name becomes a folder: SageMaker's name pattern is checked first",
+            until="moto validating ModelName",
+        )
+        seam.patch(
+            SageMakerModelBackend,
+            "create_endpoint_config",
+            wrap=_create_endpoint_config,
+            why="endpoint config and variant names are checked against SageMaker's patterns",
+            until="moto validating EndpointConfigName and VariantName",
         )
         artifacts.record_network_isolation()
-        SageMakerModelBackend.create_endpoint = _create_endpoint(SageMakerModelBackend.create_endpoint)
-        SageMakerModelBackend.delete_endpoint = _delete_endpoint(SageMakerModelBackend.delete_endpoint)
-        SageMakerModelBackend.update_endpoint = update_endpoint
-        SageMakerModelBackend._localcloud_endpoints = True
+        seam.patch(
+            SageMakerModelBackend,
+            "create_endpoint",
+            wrap=_create_endpoint,
+            why="an endpoint starts a model server per variant and is Creating until it answers /ping",
+            until=serving,
+        )
+        seam.patch(
+            SageMakerModelBackend,
+            "delete_endpoint",
+            wrap=_delete_endpoint,
+            why="deleting an endpoint stops its model servers",
+            until=serving,
+        )
+        seam.patch(
+            SageMakerModelBackend,
+            "update_endpoint",
+            value=update_endpoint,
+            why="UpdateEndpoint is a blue/green deployment: new servers first, old ones kept if the new fail",
+            until=serving,
+        )
 
 
 def install(cloud) -> EndpointService:
-    global _SERVICE
     patch_moto()
-    service = EndpointService(cloud)
-    _SERVICE = service
+    service = cloud.register(EndpointService(cloud))
     cloud.gateway.route("POST", INVOKE_PATH)(service.invoke)
     cloud.gateway.json("SageMaker", "UpdateEndpoint")(service.update_endpoint_api)
     return service

@@ -7,6 +7,7 @@ record reports real statuses, times and failure reasons.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from localcloud.core.errors import AwsError, validation_error
@@ -75,12 +76,28 @@ class JobsService:
         return {summaries_key: [{k: r[k] for k in keep if k in r} for r in records[: body.get("MaxResults", 100)]]}
 
     def resume(self) -> None:
-        """Jobs cut off by a stop run again from the start, as a restarted instance would."""
+        """Jobs cut off by a stop run again from the start, as a restarted instance would. A pipeline's
+        job is not: its execution runs the step again as a new job, so the cut-off one ends Failed,
+        saying why, instead of staying InProgress forever."""
         for kind in KINDS:
+            status_key = KINDS[kind][1]
             for record in self.runner.store.all(kind):
-                if record[KINDS[kind][1]] == "InProgress" and not record.get("PipelineExecutionArn"):
-                    run = self.runner.run_processing if kind == "processing" else self.runner.run_training
-                    self.pool.submit(run, record)
+                if record[status_key] != "InProgress":
+                    continue
+                execution = record.get("PipelineExecutionArn")
+                if execution:
+                    record[status_key] = "Failed"
+                    if kind == "training":
+                        record["SecondaryStatus"] = "Failed"
+                    record["FailureReason"] = (
+                        "InternalServerError: the local cloud stopped while this job ran; pipeline execution "
+                        f"{execution} runs its step again as a new job"
+                    )
+                    record["ProcessingEndTime" if kind == "processing" else "TrainingEndTime"] = time.time()
+                    self.runner.store.save(kind, record)
+                    continue
+                run = self.runner.run_processing if kind == "processing" else self.runner.run_training
+                self.pool.submit(run, record)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.utils import get_pipeline_from_name
 
 from localcloud import ACCOUNT_ID
+from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.core.errors import AwsError, validation_error
 from localcloud.services.sagemaker.expressions import ExpressionError, Resolver, typed_parameter
@@ -382,18 +383,23 @@ def _text(value: Any) -> str:
 
 def patch_create_pipeline() -> None:
     """CreatePipeline (moto's) refuses names SageMaker refuses, for the API and CloudFormation alike."""
-    original = SageMakerModelBackend.create_pipeline
-    if getattr(original, "localcloud", False):
-        return
 
-    def create_pipeline(self, pipeline_name: str, *args, **kwargs):
-        problems = names.PIPELINE.problems(pipeline_name)
-        if problems:
-            raise MotoValidationError(names.invalid(problems).message)
-        return original(self, pipeline_name, *args, **kwargs)
+    def wrap(original):
+        def create_pipeline(self, pipeline_name: str, *args, **kwargs):
+            problems = names.PIPELINE.problems(pipeline_name)
+            if problems:
+                raise MotoValidationError(names.invalid(problems).message)
+            return original(self, pipeline_name, *args, **kwargs)
 
-    create_pipeline.localcloud = True
-    SageMakerModelBackend.create_pipeline = create_pipeline
+        return create_pipeline
+
+    seam.patch(
+        SageMakerModelBackend,
+        "create_pipeline",
+        wrap=wrap,
+        why="a pipeline name becomes a folder: SageMaker's name pattern is checked first",
+        until="moto validating PipelineName against SageMaker's pattern",
+    )
 
 
 def install(cloud) -> PipelinesService:

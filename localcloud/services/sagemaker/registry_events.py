@@ -14,6 +14,8 @@ from typing import Any
 from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
 
+from localcloud.core import moto_seam as seam
+
 
 def event_for(package) -> dict[str, Any]:
     detail = {
@@ -48,7 +50,6 @@ def _wrap_create(original):
         announce(self, arn)
         return arn
 
-    create_model_package.localcloud = True
     return create_model_package
 
 
@@ -85,11 +86,22 @@ def _wrap_update(original):
             announce(self, arn)
         return arn
 
-    update_model_package.localcloud = True
     return update_model_package
 
 
 def install(cloud) -> None:  # noqa: ARG001 - patches moto's backend class, which is per process
-    if not getattr(SageMakerModelBackend.create_model_package, "localcloud", False):
-        SageMakerModelBackend.create_model_package = _wrap_create(SageMakerModelBackend.create_model_package)
-        SageMakerModelBackend.update_model_package = _wrap_update(SageMakerModelBackend.update_model_package)
+    until = "moto emitting 'SageMaker Model Package State Change' events to EventBridge"
+    seam.patch(
+        SageMakerModelBackend,
+        "create_model_package",
+        wrap=_wrap_create,
+        why="a registered package emits its state change event",
+        until=until,
+    )
+    seam.patch(
+        SageMakerModelBackend,
+        "update_model_package",
+        wrap=_wrap_update,
+        why="an approval status change emits its state change event (what starts ModelDeploy)",
+        until=until,
+    )

@@ -6,26 +6,23 @@ artifact's template in the local S3 (see ``provisioning``).
 
 from __future__ import annotations
 
-from localcloud.services.codecommit.cfn import refresh_model_lookup
-from localcloud.services.servicecatalog import catalog, cfn  # noqa: F401 - cfn defines the CloudFormation models moto discovers
+from localcloud.core import moto_seam as seam
+from localcloud.services.servicecatalog import catalog
 from localcloud.services.servicecatalog.api import ServiceCatalogApi
 from localcloud.services.servicecatalog.provisioning import ProvisioningService
-
-_SERVICES: list[ProvisioningService] = []
 
 
 def provisioning_service() -> ProvisioningService:
     """The running cloud's provisioning service (SageMaker projects provision through it)."""
-    if not _SERVICES:
-        raise RuntimeError("localcloud.services.servicecatalog is not installed")
-    return _SERVICES[-1]
+    cloud = seam.bound()
+    if cloud is None:
+        raise RuntimeError("no local cloud is running in this process")
+    return cloud.service(ProvisioningService)
 
 
 def install(cloud) -> ProvisioningService:
     catalog.patch_backend()
-    refresh_model_lookup()
     cloud.state.note_backend("servicecatalog")
     service = ProvisioningService(cloud)
     ServiceCatalogApi(service).register(cloud)
-    _SERVICES[:] = [service]
     return service

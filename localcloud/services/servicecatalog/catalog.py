@@ -14,6 +14,7 @@ from typing import Any
 
 from moto.servicecatalog.models import ServiceCatalogBackend, servicecatalog_backends
 
+from localcloud.core import moto_seam as seam
 from localcloud.core.errors import AwsError
 
 ALPHABET = string.ascii_lowercase + string.digits
@@ -122,7 +123,6 @@ def _wrap_create_product(original):
             add_artifact(self, created.id, parameters)
         return created
 
-    create_product.localcloud = True
     return create_product
 
 
@@ -134,11 +134,22 @@ def _wrap_delete_product(original):
             if id in linked:
                 linked.remove(id)
 
-    delete_product.localcloud = True
     return delete_product
 
 
 def patch_backend() -> None:
-    if not getattr(ServiceCatalogBackend.create_product, "localcloud", False):
-        ServiceCatalogBackend.create_product = _wrap_create_product(ServiceCatalogBackend.create_product)
-        ServiceCatalogBackend.delete_product = _wrap_delete_product(ServiceCatalogBackend.delete_product)
+    until = "moto keeping provisioning artifacts and portfolio associations of products"
+    seam.patch(
+        ServiceCatalogBackend,
+        "create_product",
+        wrap=_wrap_create_product,
+        why="a product's provisioning artifact (its template URL) is checked and kept for provisioning",
+        until=until,
+    )
+    seam.patch(
+        ServiceCatalogBackend,
+        "delete_product",
+        wrap=_wrap_delete_product,
+        why="deleting a product removes its artifacts and associations",
+        until=until,
+    )

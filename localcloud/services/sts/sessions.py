@@ -16,24 +16,36 @@ from xml.sax.saxutils import escape
 from moto.sts.models import STSBackend
 from werkzeug.wrappers import Response
 
+from localcloud.core import moto_seam as seam
 from localcloud.core.credentials import Credential
 
 DEFAULT_SECONDS = {"GetSessionToken": 12 * 3600, "GetFederationToken": 12 * 3600}
 
 
-def _register_assumed_roles(store) -> None:
-    """Wrap moto's role assumptions so the key each one makes is a session of this local cloud."""
+def _register_assumed_roles() -> None:
+    """Wrap moto's role assumptions so the key each one makes is a session of the local cloud."""
     for name in ("assume_role", "assume_role_with_web_identity", "assume_role_with_saml"):
-        original = getattr(STSBackend, name)
-        original = getattr(original, "__wrapped_by_localcloud__", original)
 
-        def assume(self, *args, _original=original, **kwargs):
-            role = _original(self, *args, **kwargs)
-            store.add(Credential(role.access_key_id, role.secret_access_key, role.session_token, _expiry(role)))
-            return role
+        def wrap(original):
+            def assume(self, *args, **kwargs):
+                role = original(self, *args, **kwargs)
+                cloud = seam.bound()
+                if cloud is not None:
+                    credential = Credential(
+                        role.access_key_id, role.secret_access_key, role.session_token, _expiry(role)
+                    )
+                    cloud.credentials.add(credential)
+                return role
 
-        assume.__wrapped_by_localcloud__ = original
-        setattr(STSBackend, name, assume)
+            return assume
+
+        seam.patch(
+            STSBackend,
+            name,
+            wrap=wrap,
+            why="an assumed role's key signs requests the local cloud accepts",
+            until="moto exposing the credentials it issues to whoever verifies signatures",
+        )
 
 
 def _token_response(action: str, credential: Credential) -> Response:
@@ -67,7 +79,7 @@ def _expiry(role) -> float:
 
 
 def install(cloud) -> None:
-    _register_assumed_roles(cloud.credentials)
+    _register_assumed_roles()
     _known_assumed_roles(cloud.credentials)
     for action, default in DEFAULT_SECONDS.items():
 

@@ -86,14 +86,36 @@ def _failure(build: dict) -> str:
     return f"Build {build['buildStatus']}"
 
 
+def _earlier_build(ctx: ActionContext, codebuild) -> dict | None:
+    """The build this action had started before a restart cut it off, if any.
+
+    A build is never started again: what it started (a SageMaker pipeline execution, say) goes on by
+    itself after a restart, and a second build would start it twice. If the earlier build finished
+    before the stop, its outcome is the action's; if the stop cut it off, the action fails saying so.
+    """
+    earlier = ctx.state.get("interruptedExternalId")
+    if not earlier:
+        return None
+    found = codebuild.batch_get_builds(ids=[earlier])["builds"]
+    if found and found[0]["buildStatus"] in ("SUCCEEDED", "IN_PROGRESS"):
+        return found[0]
+    raise ActionFailed(
+        f"the local cloud stopped during build {earlier}, so this action failed. The build is not started "
+        "again: what it had started goes on by itself (a SageMaker pipeline execution resumes and registers its "
+        "model), and a second build would start it twice. Release a change to build again."
+    )
+
+
 def run(ctx: ActionContext) -> Outcome:
     codebuild = ctx.client("codebuild")
-    try:
-        build = codebuild.start_build(**_request(ctx))["build"]
-    except codebuild.exceptions.ResourceNotFoundException as missing:
-        raise ActionFailed(
-            f"CodeBuild project {ctx.configuration.get('ProjectName')} does not exist", "ConfigurationError"
-        ) from missing
+    build = _earlier_build(ctx, codebuild)
+    if build is None:
+        try:
+            build = codebuild.start_build(**_request(ctx))["build"]
+        except codebuild.exceptions.ResourceNotFoundException as missing:
+            raise ActionFailed(
+                f"CodeBuild project {ctx.configuration.get('ProjectName')} does not exist", "ConfigurationError"
+            ) from missing
     build_id = build["id"]
     ctx.state["externalExecutionId"] = build_id
     ctx.save()

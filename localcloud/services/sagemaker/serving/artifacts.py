@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud.core import moto_seam as seam
 from localcloud.services.sagemaker import s3io
 
 CONTAINER_ML = "/opt/ml"
@@ -182,16 +183,20 @@ def record_network_isolation() -> None:
     """moto's CreateModel drops ``EnableNetworkIsolation``: keep it on the model, for ``resolve_variant``."""
     from moto.sagemaker.responses import SageMakerResponse
 
-    original = SageMakerResponse.create_model
-    if getattr(original, "keeps_network_isolation", False):
-        return
+    def wrap(original):
+        def create_model(self):
+            result = original(self)
+            model = self.sagemaker_backend._models.get(self._get_param("ModelName"))
+            if model is not None:
+                model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation"))
+            return result
 
-    def create_model(self):
-        result = original(self)
-        model = self.sagemaker_backend._models.get(self._get_param("ModelName"))
-        if model is not None:
-            model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation"))
-        return result
+        return create_model
 
-    create_model.keeps_network_isolation = True
-    SageMakerResponse.create_model = create_model
+    seam.patch(
+        SageMakerResponse,
+        "create_model",
+        wrap=wrap,
+        why="a model's EnableNetworkIsolation is kept, so its model server gets no network",
+        until="moto recording EnableNetworkIsolation on CreateModel",
+    )
