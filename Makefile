@@ -71,6 +71,7 @@ bench: install
 	$(PY) bench/pipeline_overhead.py
 	$(PY) bench/endpoint.py
 	$(PY) bench/e2e.py
+	$(PY) bench/state_scale.py
 
 clean:
 	rm -rf cdk.out dist .localcloud
