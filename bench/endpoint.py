@@ -100,13 +100,12 @@ def boto3_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
 
 def http_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
     """InvokeEndpoint's request as boto3 sends it, signed once and replayed (a signature stays valid
-    for minutes), from a lean HTTP/1.1 client (as a load generator would be) so that the client takes
-    as little as possible of the CPU the endpoint runs on."""
+    for minutes), from a load generator's client: the request's bytes are made once, and only the
+    status line, the headers and a Content-Length body are read back, so that the client takes as
+    little as possible of the CPU the endpoint runs on."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-
-    from localcloud.core import http11
 
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)))
@@ -117,14 +116,23 @@ def http_invoker(url: str, endpoint: str, body: str) -> Callable[[], bytes]:
     signing.headers["Accept"] = "application/json"
     keys = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
     SigV4Auth(keys, "sagemaker", "us-east-1").add_auth(signing)
-    headers = {**dict(signing.headers.items()), "Host": f"{host}:{port}"}
-    request = http11.encode_request("POST", path, headers, body.encode())
+    headers = {**dict(signing.headers.items()), "Host": f"{host}:{port}", "Content-Length": str(len(body))}
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (head + "\r\n").encode("latin-1") + body.encode()
 
     def invoke() -> bytes:
         connection.sendall(request)
-        status, _, data, keep_alive = http11.read_response(responses)
-        if status != 200 or not keep_alive:
-            raise RuntimeError(f"InvokeEndpoint answered {status} (keep-alive {keep_alive}): {data[:200]!r}")
+        status = responses.readline()
+        length, keep_alive = 0, True
+        while (line := responses.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection":
+                keep_alive = value.strip().lower() != "close"
+        data = responses.read(length)
+        if status.split()[1:2] != [b"200"] or not keep_alive:
+            raise RuntimeError(f"InvokeEndpoint answered {status!r} (keep-alive {keep_alive}): {data[:200]!r}")
         return data
 
     return invoke
@@ -225,22 +233,23 @@ def build_archive(folder: Path) -> tuple[Path, object, list[float]]:
 
 def client_floor(requests: int, seconds: float) -> dict[str, float]:
     """boto3's own cost: invoke_endpoint against a stub that answers at once (keep-alive)."""
-    import socketserver
     import threading
 
     import boto3
+    from werkzeug.wrappers import Response
 
-    from localcloud.services.sagemaker.serving.model_server import (
-        ConnectionHandler,  # the same lean HTTP/1.1 as the endpoint
-    )
+    from localcloud.core.front_door import FrontDoorServer  # the endpoint's own HTTP server
 
-    class Stub(socketserver.ThreadingTCPServer):
-        daemon_threads = True
+    class Stub:
+        """Claims every request and answers at once, as a gateway would."""
 
-        def answer(self, method, path, headers, body):
-            return 200, b'{"predictions": []}', "application/json"
+        def claim(self, method, path):
+            return "stub"
 
-    stub = Stub(("127.0.0.1", 0), ConnectionHandler)
+        def serve_claimed(self, claimed, method, target, headers, body):
+            return Response(b'{"predictions": []}', mimetype="application/json")
+
+    stub = FrontDoorServer("127.0.0.1", 0, Stub())
     threading.Thread(target=stub.serve_forever, daemon=True).start()
     try:
         client = boto3.client(

@@ -1,113 +1,101 @@
-"""The local cloud's HTTP server: keep-alive for our own REST routes, werkzeug for the rest.
+"""The local cloud's HTTP server: every connection kept alive, httptools (llhttp) parsing.
 
-werkzeug's server closes every connection after one response (it drains the socket afterwards,
-which would swallow the next request on a kept-alive one), so every call pays a TCP handshake and a
-new thread. That is noise for a ``CreateBucket`` but most of the cost of an ``InvokeEndpoint`` on
-a small model. So each connection is read here first: a request for one of the gateway's own REST
-routes (endpoint invocations, CodeCommit push hooks, custom resource responses) is answered here
-and the connection stays open for the next one; anything else goes to werkzeug and moto exactly as
-before, with the request line we already read replayed to it.
+Each connection has a thread, which reads requests with ``http11`` until the client closes
+or idles out. A request for one of the gateway's own REST routes (endpoint invocations, CodeCommit
+push hooks, custom resource responses) is read whole, bounded, and served through
+``Gateway.serve_claimed``; anything else is handed to the gateway as a WSGI call (``wsgi``) and
+from there to moto. Either way the connection stays open for the next request, so a call costs no
+TCP handshake and no new thread.
 """
 
 from __future__ import annotations
 
-import io
 import socket
 import socketserver
+import sys
 import threading
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
-from werkzeug.serving import ThreadedWSGIServer
-
-from localcloud.core import http11
+from localcloud.core import http11, wsgi
 from localcloud.core.gateway import Gateway
 
 IDLE_CONNECTION_SECONDS = 120.0  # a kept-alive connection nobody uses is closed after this
 
 
-class QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler without a log line per request (pipelines poll a lot)."""
+class FrontDoorHandler(socketserver.BaseRequestHandler):
+    """One connection: requests in a keep-alive loop, ours served here, the rest through WSGI."""
 
-    protocol_version = "HTTP/1.1"  # what werkzeug picks for a threaded server (it still closes)
-
-    def log_request(self, code="-", size="-"):  # noqa: ARG002 - werkzeug's signature
-        if isinstance(code, int) and code >= 500:
-            super().log_request(code, size)
-
-
-class ReplayingRequestHandler(QuietRequestHandler):
-    """werkzeug's handler for a connection whose first bytes were already read by the front door."""
-
-    def __init__(self, request, client_address, server, rfile: io.BufferedIOBase):
-        self._replayed = rfile
-        super().__init__(request, client_address, server)
-
-    def setup(self) -> None:
-        super().setup()
-        self.rfile = self._replayed
-
-
-class FrontDoorHandler(socketserver.StreamRequestHandler):
-    """One connection: our routes in a keep-alive loop, the first other request handed to werkzeug."""
-
-    disable_nagle_algorithm = True  # small responses go out at once
-    timeout = IDLE_CONNECTION_SECONDS
     server: FrontDoorServer
 
+    def setup(self) -> None:
+        self.request.settimeout(IDLE_CONNECTION_SECONDS)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small responses go out at once
+
     def handle(self) -> None:
-        self.server.track(self.connection, True)
+        self.server.track(self.request, True)
+        connection = http11.ServerConnection(self.request)
         try:
-            self._serve()
+            while self._serve_one(connection):
+                pass
+        except (ConnectionError, TimeoutError):
+            pass
         finally:
-            self.server.track(self.connection, False)
+            self.server.track(self.request, False)
+            connection.close()
 
-    def _serve(self) -> None:
-        gateway = self.server.app
-        while True:
-            http11.ack_promptly(self.connection)
-            try:
-                found = http11.read_request_line(self.rfile)
-                if found is None:
-                    return
-                line, (method, target, version) = found
-                claimed = gateway.claim(method, target.split("?", 1)[0])
-                if claimed is None:
-                    self._hand_over(line)
-                    return
-                request = http11.read_rest(self.rfile, self.wfile, method, target, version)
-            except http11.BadRequest as error:
-                body = f"{error}\n".encode()
-                http11.write_response(self.wfile, error.status, body, [("Content-Type", "text/plain")], False)
-                return
-            except (ConnectionError, TimeoutError):
-                return
-            response = gateway.serve_claimed(claimed, method, target, request.headers, request.body)
-            try:
-                http11.write_response(
-                    self.wfile,
-                    response.status_code,
-                    response.get_data(),
-                    response.headers.to_wsgi_list(),
-                    request.keep_alive,
-                    head_only=method == "HEAD",
-                )
-            except (ConnectionError, TimeoutError):
-                return
-            if not request.keep_alive:
-                return
+    def _serve_one(self, connection: http11.ServerConnection) -> bool:
+        """Serve the next request; False once the connection is to be closed."""
+        http11.ack_promptly(self.request)
+        try:
+            request = connection.next_request()
+            if request is None:
+                return False
+            target = request.target.decode("latin-1")
+            claimed = self.server.gateway.claim(request.method, target.split("?", 1)[0])
+            if claimed is None:
+                self._serve_wsgi(connection, request, target)
+            else:
+                self._serve_claimed(connection, request, claimed, target)
+        except http11.BadRequest as error:
+            connection.refuse(error)
+            return False
+        return connection.finish(request)
 
-    def _hand_over(self, consumed: bytes) -> None:
-        rfile = io.BufferedReader(http11.Replay(consumed, self.rfile))
-        ReplayingRequestHandler(self.request, self.client_address, self.server, rfile)
+    def _serve_claimed(self, connection, request, claimed, target: str) -> None:
+        body = connection.request_body(request, http11.MAX_BODY)
+        response = self.server.gateway.serve_claimed(claimed, request.method, target, request.header_dict(), body)
+        self._log(request.method, target, response.status_code)
+        connection.respond(request, response.status_code, response.headers.to_wsgi_list(), response.get_data())
+
+    def _serve_wsgi(self, connection, request, target: str) -> None:
+        environ = wsgi.environ(connection, request, target, self.server.server_address, self.client_address)
+        status, headers, chunks = wsgi.call(self.server.gateway, environ)
+        self._log(request.method, target, status)
+        try:
+            connection.respond_streaming(request, status, headers, chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
+    @staticmethod
+    def _log(method: str, target: str, status: int) -> None:
+        """Only failures: pipelines poll a lot."""
+        if status >= 500:
+            print(f"{method} {target[:200]} answered {status}", file=sys.stderr, flush=True)
 
 
-class FrontDoorServer(ThreadedWSGIServer):
-    """werkzeug's threaded server with the front door reading each connection first."""
+class FrontDoorServer(socketserver.ThreadingTCPServer):
+    """A thread per connection; ``server_close`` also ends the kept-alive ones."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, gateway: Gateway):
-        super().__init__(host, port, gateway, handler=FrontDoorHandler)
+        self.gateway = gateway
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        super().__init__((host, port), FrontDoorHandler)
 
     def track(self, connection: socket.socket, is_open: bool) -> None:
         with self._open_lock:

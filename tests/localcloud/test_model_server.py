@@ -102,10 +102,9 @@ def pid_at(address: Path, body: bytes = b"1", timeout: float = 5) -> int:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(str(address))
-        sock.sendall(http11.encode_request("POST", "/invocations", {"Content-Type": "text/csv"}, body))
-        status, _, data, _ = http11.read_response(sock.makefile("rb"))
-    assert status == 200
-    return json.loads(data)["pid"]
+        answer = http11.ClientConnection(sock).exchange("POST", "/invocations", {"Content-Type": "text/csv"}, body)
+    assert answer.status == 200
+    return json.loads(answer.body)["pid"]
 
 
 def answers(address: Path) -> bool:

@@ -31,16 +31,19 @@ class StubModelServer(socketserver.ThreadingUnixStreamServer):
         self.server_close()
 
 
-class StubHandler(socketserver.StreamRequestHandler):
+class StubHandler(socketserver.BaseRequestHandler):
     server: StubModelServer
 
     def handle(self) -> None:
         self.server.connections += 1
-        while (request := http11.read_request(self.rfile, self.wfile)) is not None:
+        connection = http11.ServerConnection(self.request)
+        while (request := connection.next_request()) is not None:
+            body = connection.request_body(request)
             headers = [("Content-Type", "text/plain"), ("X-Amzn-SageMaker-Custom-Attributes", "seen")]
-            http11.write_response(self.wfile, 200, b"echo:" + request.body, headers, keep_alive=True)
+            connection.respond(request, 200, headers, b"echo:" + body)
+            connection.finish(request)
             if self.server.hang_up_after_answer:
-                self.connection.shutdown(socket.SHUT_RDWR)
+                self.request.shutdown(socket.SHUT_RDWR)
                 return
 
 

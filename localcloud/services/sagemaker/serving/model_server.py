@@ -89,36 +89,34 @@ class ModelHTTPServer(socketserver.ThreadingUnixStreamServer):
         return 200, data, response_type
 
 
-class ConnectionHandler(socketserver.StreamRequestHandler):
+class ConnectionHandler(socketserver.BaseRequestHandler):
     """Serves one keep-alive connection: the local cloud reuses a few per model server."""
 
     server: ModelHTTPServer
 
     def handle(self) -> None:
-        while True:
-            try:
-                request = http11.read_request(self.rfile, self.wfile)
-            except http11.BadRequest as error:
-                http11.write_response(self.wfile, 400, str(error).encode(), [("Content-Type", TEXT)], False)
-                return
-            except (ConnectionError, TimeoutError):
-                return
+        connection = http11.ServerConnection(self.request)
+        try:
+            while self._serve_one(connection):
+                pass
+        except (ConnectionError, TimeoutError):
+            pass
+        finally:
+            connection.close()
+
+    def _serve_one(self, connection: http11.ServerConnection) -> bool:
+        try:
+            request = connection.next_request()
             if request is None:
-                return
-            status, data, content_type = self.server.answer(request.method, request.path, request.headers, request.body)
-            try:
-                http11.write_response(
-                    self.wfile,
-                    status,
-                    data,
-                    [("Content-Type", content_type)],
-                    request.keep_alive,
-                    head_only=request.method == "HEAD",
-                )
-            except (ConnectionError, TimeoutError):
-                return
-            if not request.keep_alive:
-                return
+                return False
+            body = connection.request_body(request)
+        except http11.BadRequest as error:
+            connection.refuse(error)
+            return False
+        path = request.target.decode("latin-1").split("?", 1)[0]
+        status, data, content_type = self.server.answer(request.method, path, request.header_dict(), body)
+        connection.respond(request, status, [("Content-Type", content_type)], data)
+        return connection.finish(request)
 
 
 def worker_count(environ: Mapping[str, str] = os.environ) -> int:

@@ -44,16 +44,15 @@ class _Connection:
         except OSError:
             self.sock.close()
             raise
-        self.rfile = self.sock.makefile("rb")
+        self.http = http11.ClientConnection(self.sock)
 
     def exchange(
         self, path: str, body: bytes, headers: dict[str, str], method: str = "POST"
     ) -> tuple[int, dict[str, str], bytes, bool]:
-        self.sock.sendall(http11.encode_request(method, path, headers, body))
-        return http11.read_response(self.rfile)
+        answer = self.http.exchange(method, path, headers, body)
+        return answer.status, answer.headers, answer.body, answer.keep_alive
 
     def close(self) -> None:
-        self.rfile.close()
         self.sock.close()
 
 
