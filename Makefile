@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml
 test: test-root test-modelbuild test-modeldeploy
 
 test-root: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-modelbuild: install
 	cd modelbuild && ../$(PY) -m pytest -q
