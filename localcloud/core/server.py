@@ -23,7 +23,7 @@ from localcloud.core.admission import Admission, allowed_origins
 from localcloud.core.credentials import Credential, CredentialStore
 from localcloud.core.front_door import FrontDoorServer
 from localcloud.core.gateway import Gateway
-from localcloud.core.moto_seam import pickling, safe_yaml
+from localcloud.core.moto_seam import pickling, s3_bodies, safe_yaml
 from localcloud.core.state import StateFormatError, StateStore
 
 
@@ -103,6 +103,7 @@ class LocalCloud:
         import_cloudformation_models()  # restoring the state needs them; this imports them faster
         safe_yaml.install()  # before any template is parsed
         pickling.install()  # before the state is restored
+        s3_bodies.install()
         self.state.restore_backends()
         moto_seam.bind(self)
         install_all(self)

@@ -13,6 +13,7 @@ Files no key refers to any more are removed when the state is restored.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -115,7 +116,20 @@ def body_id_of(key: Any) -> str:
         _copy_into(buffer, _folder() / body_id)
         key._value_buffer = BodyFile(body_id)  # memory is freed; reads come from the file
         buffer.close()
+        if (key.contentsize or 0) >= RETURN_MEMORY_AFTER:
+            _return_freed_memory()
         return body_id
+
+
+RETURN_MEMORY_AFTER = 64 * 1024 * 1024
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory a big upload passed through back to the system (glibc keeps freed heap otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the memory is reused by the process instead
 
 
 def key_state(key: Any) -> dict[str, Any]:
@@ -145,3 +159,81 @@ def remove_unreferenced(referenced: set[str] | None = None) -> int:
         elif path.name.startswith(".") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)  # a copy cut off by a crash; its key was never acknowledged
     return removed
+
+
+class LazyBody:
+    """A stored body as GetObject hands it out: its length, a slice read from the file (what a Range
+    request takes), or chunks as the response is sent, never the whole object in memory."""
+
+    def __init__(self, path: Path, size: int):
+        self.path = path
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def __getitem__(self, item: slice) -> bytes:
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise TypeError("a stored body is read by contiguous slices only")
+        start, stop, _ = item.indices(self.size)
+        with open(self.path, "rb") as handle:
+            handle.seek(start)
+            return handle.read(max(0, stop - start))
+
+    def __iter__(self):
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+
+
+_SERVING = threading.local()
+
+
+def serving_lazily(get_object):
+    """moto's GetObject, handing out a file-backed key's body as a LazyBody instead of reading it whole
+    (moto read the whole object for every ranged GET, so a parallel download of 1 GB read it ~128 times)."""
+
+    def lazy_get_object(self, *args, **kwargs):
+        _SERVING.active = True
+        try:
+            return get_object(self, *args, **kwargs)
+        finally:
+            _SERVING.active = False
+
+    return lazy_get_object
+
+
+def value_served_lazily(value: property) -> property:
+    def getter(key):
+        buffer = key._value_buffer
+        if getattr(_SERVING, "active", False) and isinstance(buffer, BodyFile) and buffer._replaced is None:
+            return LazyBody(buffer.path, key.contentsize if key.contentsize is not None else buffer.path.stat().st_size)
+        return value.fget(key)
+
+    return property(getter, value.fset)
+
+
+def install() -> None:
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    from localcloud.core import moto_seam
+
+    until = "moto streaming object bodies from storage instead of holding them as bytes"
+    moto_seam.patch(
+        S3Response,
+        "get_object",
+        wrap=serving_lazily,
+        why="GetObject streams a stored body and reads only the requested range of it",
+        until=until,
+    )
+    moto_seam.patch(
+        FakeKey,
+        "value",
+        wrap=value_served_lazily,
+        why="while GetObject runs, a file-backed key's value is a LazyBody (length, slices, chunks)",
+        until=until,
+    )
