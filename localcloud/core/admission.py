@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
-from localcloud.core import signatures as sigv4
+from localcloud.core import signatures
 from localcloud.core.credentials import CredentialStore
 
 ALLOWED_ORIGINS_VARIABLE = "LOCALCLOUD_ALLOWED_ORIGINS"
@@ -49,7 +49,7 @@ class Admitted:
     """A request that may go on, with the region it was signed for."""
 
     region: str
-    signed: sigv4.Signed | None
+    signed: signatures.Signed | None
 
 
 def allowed_origins(port: int, extra: str | None = None) -> frozenset[str]:
@@ -109,8 +109,8 @@ class Admission:
         if (method, path) in UNSIGNED_ROUTES:
             return Admitted("us-east-1", None)
         try:
-            signed = sigv4.verify(method, target, headers, body, self.credentials.find)
-        except sigv4.SignatureError as error:
+            signed = signatures.verify(method, target, headers, body, self.credentials.find)
+        except signatures.SignatureError as error:
             message = error.message
             if error.kind in ("missing", "unknown_key"):
                 message = f"{message.rstrip('.')}. {FIX}"
@@ -136,8 +136,7 @@ def _protocol(target: str, headers: Mapping[str, str], body: bytes) -> str:
     """Which error shape the caller reads: 'json', 'query', 'rest-json' or 's3'."""
     if headers.get("x-amz-target"):
         return "json"
-    scope = sigv4.signing_scope(headers, target.partition("?")[2])
-    service = scope[0] if scope else None
+    service = signatures.claimed_service(headers, target.partition("?")[2])
     if service == "s3":
         return "s3"
     content_type = headers.get("content-type", "")

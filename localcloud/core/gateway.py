@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from localcloud import ACCOUNT_ID
+from localcloud.core import signatures
 from localcloud.core.admission import Admission, Refused, refusal
 from localcloud.core.errors import AwsError
 from localcloud.core.state import StateStore
@@ -127,10 +128,10 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path.rstrip("?")
+        request_target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path.rstrip("?")
         try:
-            raw = self._body(request, headers, target)
-            admitted = self._admit(request.method, target, headers, raw)
+            raw = self._body(request, headers, request_target)
+            admitted = self._admit(request.method, request_target, headers, raw)
         except Refused as refused:
             return refused.response(environ, start_response)
         region = admitted.region
@@ -199,7 +200,7 @@ class Gateway:
     @staticmethod
     def _body(request: Request, headers: dict[str, str], target: str) -> bytes:
         """The request body, refused with 413 past the largest body AWS itself would take."""
-        s3 = "/s3/" in headers.get("authorization", "") or "%2Fs3%2F" in target
+        s3 = signatures.claimed_service(headers, target.partition("?")[2]) == "s3"
         limit = MAX_S3_BODY if s3 else MAX_API_BODY
         request.max_content_length = limit
         try:

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from localcloud import DEFAULT_REGION
 from localcloud.core import config, moto_seam
 from localcloud.core.admission import Admission, allowed_origins
-from localcloud.core.credentials import Credential, CredentialStore
+from localcloud.core.credentials import CredentialStore
 from localcloud.core.front_door import FrontDoorServer
 from localcloud.core.gateway import Gateway
 from localcloud.core.moto_seam import pickling, s3_bodies, safe_yaml
@@ -57,9 +57,6 @@ class LocalCloud:
     def session_environment(self) -> dict[str, str]:
         """What a sandboxed program gets: a session of its own, as an execution role's would be on AWS."""
         return config.client_environment(self.url, credential=self.credentials.issue())
-
-    def issue_session(self) -> Credential:
-        return self.credentials.issue()
 
     def _health(self, call) -> Response:  # noqa: ARG002 - a route handler's signature
         """Unsigned on purpose (the start probe has no key yet): it says only that the server is up."""

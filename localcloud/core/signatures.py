@@ -62,13 +62,15 @@ class _Parts:
     token: str | None
 
 
-def signing_scope(headers: Mapping[str, str], query: str) -> tuple[str, str] | None:
-    """The (service, region) a request claims to be signed for, without checking anything."""
+def claimed_service(headers: Mapping[str, str], query: str) -> str | None:
+    """The service a request claims to be signed for, without checking anything (SigV2 is S3's only)."""
+    pairs = _query_pairs(query)
+    if _is_s3_v2(headers, pairs):
+        return "s3"
     try:
-        parts = _parse(headers, _query_pairs(query))
+        return _parse(headers, pairs).service
     except SignatureError:
         return None
-    return parts.service, parts.region
 
 
 def verify(

@@ -368,3 +368,23 @@ def test_sts_credentials_sign_requests_and_the_documentation_example_key_does_no
     example = _client(cloud, "s3", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     with pytest.raises(ClientError):
         example.list_buckets()
+
+
+def test_s3s_body_limit_applies_to_every_signature_s3_takes(cloud, bucket, monkeypatch):
+    """A SigV2 presigned PUT (boto3's default) is S3's, so it gets S3's limit, not the other APIs' one."""
+    from localcloud.core import gateway
+
+    monkeypatch.setattr(gateway, "MAX_API_BODY", 1024)
+    body = b"y" * 4096
+    for version in ("s3", "s3v4"):
+        s3 = boto3.client(
+            "s3", endpoint_url=cloud.url, region_name="us-east-1", config=Config(signature_version=version)
+        )
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": BUCKET, "Key": f"limit-{version}.bin"})
+        status, _, data = _send(cloud, "PUT", url.removeprefix(cloud.url), {"Content-Type": ""}, body)
+        assert status == 200, data
+        assert bucket.get_object(Bucket=BUCKET, Key=f"limit-{version}.bin")["Body"].read() == body
+    root = cloud.credentials.root
+    with pytest.raises(ClientError) as refused:
+        _client(cloud, "sagemaker", root.access_key_id, root.secret_access_key).list_models(NameContains="x" * 2000)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413

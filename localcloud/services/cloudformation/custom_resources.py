@@ -196,7 +196,7 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
     # a presigned URL, as CloudFormation's is: the handler needs no credentials to answer, and nobody
     # without the URL can answer for it
     event["ResponseURL"] = signatures.presign_url(
-        f"{cloud.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", cloud.issue_session(), region_name, 7200
+        f"{cloud.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", cloud.credentials.issue(), region_name, 7200
     )
     with tempfile.TemporaryDirectory(prefix="custom-resource-") as folder:
         outcome, lines = _run(cloud, function, event, Path(folder))
