@@ -18,7 +18,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Response
 
 from localcloud import DEFAULT_REGION
-from localcloud.core import config, moto_seam
+from localcloud.core import clock, config, moto_seam
 from localcloud.core.admission import Admission, allowed_origins
 from localcloud.core.credentials import CredentialStore
 from localcloud.core.front_door import FrontDoorServer
@@ -32,6 +32,7 @@ class LocalCloud:
 
     def __init__(self, state_dir: Path | None = None, port: int = 0, host: str = "127.0.0.1"):
         moto_seam.check_version()
+        clock.time_scale()  # a bad LOCALCLOUD_TIME_SCALE stops the start with what to set
         self.state = StateStore(state_dir or config.state_dir())
         self.credentials = CredentialStore(self.state.root)
         self.gateway = Gateway(DomainDispatcherApplication(create_backend_app), self.state)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         cloud = LocalCloud(args.state_dir, args.port).start()
-    except (StateFormatError, moto_seam.MotoVersionError) as error:
+    except (StateFormatError, moto_seam.MotoVersionError, clock.TimeScaleError) as error:
         raise SystemExit(f"local cloud not started: {error}") from None
     print(f"local cloud listening on {cloud.url} (state in {cloud.state.root})", flush=True)
     done = threading.Event()
