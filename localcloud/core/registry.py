@@ -14,6 +14,7 @@ SERVICE_MODULES = [
     "localcloud.services.codepipeline",
     "localcloud.services.sagemaker.jobs_api",
     "localcloud.services.sagemaker.pipelines",
+    "localcloud.services.cloudwatch",
     "localcloud.services.sagemaker.endpoints",
     "localcloud.services.sagemaker.registry_events",
     "localcloud.services.codecommit",

@@ -1,1 +1,37 @@
-"""CloudWatch: the CloudFormation alarm type."""
+"""CloudWatch: metrics that aggregate as CloudWatch does, SageMaker's endpoint metrics, alarms that
+evaluate on schedule, and the CloudFormation alarm type (``cfn.py``).
+
+moto stores metric data and alarms but never evaluates an alarm, and aggregates without period
+boundaries or percentiles. Here ``metric_store`` keeps the metrics, ``metrics_api`` serves
+PutMetricData, GetMetricStatistics, GetMetricData and ListMetrics from it, ``endpoint_metrics``
+feeds it from every InvokeEndpoint, and ``alarms`` evaluates moto's alarm records against it.
+"""
+
+from __future__ import annotations
+
+from localcloud.services.cloudwatch import endpoint_metrics
+from localcloud.services.cloudwatch.endpoint_metrics import EndpointMetrics
+from localcloud.services.cloudwatch.metric_store import MetricStore
+
+
+class CloudWatchService:
+    """The metrics of one local cloud and what feeds and reads them."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.store = MetricStore(cloud.state.path("cloudwatch"))
+        self.endpoint_metrics = EndpointMetrics(self.store)
+        endpoint_metrics.attach(cloud, self.endpoint_metrics)
+
+    def shutdown(self) -> None:
+        endpoint_metrics.detach(self.cloud)
+        self.endpoint_metrics.stop()
+        self.store.close()
+
+
+def install(cloud) -> CloudWatchService:
+    from localcloud.services.cloudwatch import metrics_api
+
+    service = CloudWatchService(cloud)
+    metrics_api.install(service)
+    return service
