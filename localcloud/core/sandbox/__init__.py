@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from localcloud.core.sandbox import identity, network
@@ -81,12 +81,16 @@ def command(
     isolated: bool = False,
     package: bool = False,
     outside: network.Outside | None = None,
+    read_only: Sequence[Path] = (),
+    writable: Mapping[str, Path] | None = None,
 ) -> list[str]:
     """The bwrap command line that runs ``argv`` with ``ml_dir`` as ``/opt/ml``.
 
     ``isolated``: no network at all (SageMaker's ``EnableNetworkIsolation``), not even the API.
     ``package``: the ``localcloud`` package is visible read-only (programs of the local cloud's own).
     ``outside``: the descriptors through which slirp4netns joins (see ``spawn``).
+    ``read_only``: host paths the program may read, at their own paths (a package index pip names).
+    ``writable``: container path -> host folder the program may write (a job's own Python packages).
     """
     uid, gid = identity.ids()
     port = None if isolated else network.api_port(env)
@@ -97,7 +101,11 @@ def command(
         view.host_path(path)
     if package:
         view.host_path(PACKAGE)
+    for path in read_only:
+        view.host_path(Path(path))
     view.rw(Path(ml_dir), "/opt/ml")
+    for target, source in sorted((writable or {}).items()):
+        view.rw(Path(source), target)
     program = [*identity.program_prefix(uid, gid)]
     if port is not None:
         view.directory(RUN_DIR)
@@ -142,14 +150,28 @@ def spawn(
     *,
     isolated: bool = False,
     package: bool = False,
+    read_only: Sequence[Path] = (),
+    writable: Mapping[str, Path] | None = None,
     **popen,
 ) -> subprocess.Popen:
-    """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folder becomes the program's."""
+    """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folders become the program's."""
     uid, gid = identity.ids()
     identity.hand_over(Path(ml_dir), uid, gid)
+    for folder in (writable or {}).values():
+        identity.hand_over(Path(folder), uid, gid)
     slirp = None if isolated else network.slirp_path()
     outside = network.Outside() if slirp else None
-    args = command(ml_dir, argv, env, workdir, isolated=isolated, package=package, outside=outside)
+    args = command(
+        ml_dir,
+        argv,
+        env,
+        workdir,
+        isolated=isolated,
+        package=package,
+        outside=outside,
+        read_only=read_only,
+        writable=writable,
+    )
     if outside is None:
         return subprocess.Popen(args, **popen)
     try:
@@ -170,6 +192,8 @@ def run(
     stop: Callable[[], bool] | None = None,
     *,
     isolated: bool = False,
+    read_only: Sequence[Path] = (),
+    writable: Mapping[str, Path] | None = None,
 ) -> int:
     """Run to completion, handing every output line to ``on_line``; returns the exit code."""
     process = spawn(
@@ -178,6 +202,8 @@ def run(
         env,
         workdir,
         isolated=isolated,
+        read_only=read_only,
+        writable=writable,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

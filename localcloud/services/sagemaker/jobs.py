@@ -16,13 +16,15 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localcloud import ACCOUNT_ID
 from localcloud.core import names, sandbox
 from localcloud.core.paths import EscapingLink, PathEscape, contained, container_path
-from localcloud.services.sagemaker import s3io
+from localcloud.services.sagemaker import s3io, training_toolkit
+from localcloud.services.sagemaker.job_installs import JobPython
 
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
@@ -75,26 +77,52 @@ class JobRunner:
         return folder
 
     def _run_program(
-        self, kind: str, name: str, ml: Path, argv: list[str], env: dict[str, str], workdir: str, isolated: bool = False
+        self,
+        kind: str,
+        name: str,
+        ml: Path,
+        steps: list[Step],
+        env: dict[str, str],
+        workdir: str,
+        isolated: bool = False,
     ) -> None:
+        """Run ``steps`` one after the other in the job's sandbox, with the job's own Python; the
+        first that fails fails the job with the reason its ``on_failure`` gives. One log stream."""
         group = "/aws/sagemaker/ProcessingJobs" if kind == "processing" else "/aws/sagemaker/TrainingJobs"
         stream = f"{name}/algo-1-{int(time.time())}"
         lines: list[str] = []
+        python = JobPython(ml.parent / "python")
+        full_env = {
+            **self.cloud.session_environment(),
+            **python.environment(sandbox.python_bin_dir(), sandbox.SYSTEM_PATH),
+            **env,
+        }
         log_file = ml.parent / "job.log"
-        with open(log_file, "w") as log:
+        try:
+            with open(log_file, "w") as log:
 
-            def on_line(line: str) -> None:
-                lines.append(line)
-                log.write(line + "\n")
-                log.flush()
+                def on_line(line: str) -> None:
+                    lines.append(line)
+                    log.write(line + "\n")
+                    log.flush()
 
-            on_line(f"$ {shlex.join(argv)}")
-            code = sandbox.run(
-                ml, argv, {**self.cloud.session_environment(), **env}, on_line, workdir=workdir, isolated=isolated
-            )
-        self._ship_logs(group, stream, lines)
-        if code != 0:
-            raise JobFailed(failure_reason(ml, lines, code))
+                for step in steps:
+                    on_line(f"$ {shlex.join(step.argv)}")
+                    start = len(lines)
+                    code = sandbox.run(
+                        ml,
+                        step.argv,
+                        full_env,
+                        on_line,
+                        workdir=workdir,
+                        isolated=isolated,
+                        read_only=python.read_only(),
+                        writable=python.writable(),
+                    )
+                    if code != 0:
+                        raise JobFailed(step.on_failure(code, lines[start:]))
+        finally:
+            self._ship_logs(group, stream, lines)
 
     def _ship_logs(self, group: str, stream: str, lines: list[str]) -> None:
         logs = self.cloud.client("logs")
@@ -149,14 +177,18 @@ class JobRunner:
             if not argv:
                 raise JobFailed("ClientError: AppSpecification has no ContainerEntrypoint; local jobs need one")
             isolated = bool((record.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
-            self._run_program("processing", name, ml, argv, record.get("Environment") or {}, "/opt/ml", isolated)
+            steps = [Step(argv, lambda code, lines: failure_reason(ml, lines, code))]
+            try:
+                self._run_program("processing", name, ml, steps, record.get("Environment") or {}, "/opt/ml", isolated)
+            finally:
+                _record_exit_message(record, ml)
             for item in outputs:
                 local = _under_ml(ml, item["S3Output"]["LocalPath"])
                 try:
                     s3io.upload_folder(s3, local, item["S3Output"]["S3Uri"], owned=ml)
                 except EscapingLink as link:
                     raise JobFailed(f"ClientError: output {item.get('OutputName')}: {link}") from None
-            record.update(ProcessingJobStatus="Completed", ExitMessage="")
+            record["ProcessingJobStatus"] = "Completed"
         except JobFailed as failure:
             record.update(ProcessingJobStatus="Failed", FailureReason=str(failure))
         except Exception as error:  # an input or upload problem is the job's failure, not the server's
@@ -211,10 +243,10 @@ class JobRunner:
             (config / "inputdataconfig.json").write_text(json.dumps(channels))
             (config / "resourceconfig.json").write_text(json.dumps(_resource_config()))
             (config / "trainingjobconfig.json").write_text(json.dumps(record, default=str))
-            argv, env, workdir = self._training_program(record, ml, channels, s3)
+            steps, env, workdir = self._training_program(record, ml, channels, s3)
             record["SecondaryStatus"] = "Training"
             self.store.save("training", record)
-            self._run_program("training", name, ml, argv, env, workdir, bool(record.get("EnableNetworkIsolation")))
+            self._run_program("training", name, ml, steps, env, workdir, bool(record.get("EnableNetworkIsolation")))
             record["SecondaryStatus"] = "Uploading"
             output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             bucket, prefix = s3io.split_uri(f"{output_path}/{name}/output/model.tar.gz")
@@ -245,66 +277,69 @@ class JobRunner:
             on_change(record)
         return record
 
-    def _training_program(self, record, ml: Path, channels, s3) -> tuple[list[str], dict[str, str], str]:
+    def _training_program(self, record, ml: Path, channels, s3) -> tuple[list[Step], dict[str, str], str]:
         """What the framework image would run: its entrypoint, or the training toolkit's user script."""
         algorithm = record.get("AlgorithmSpecification", {})
         env = dict(record.get("Environment") or {})
         env.update(TRAINING_JOB_NAME=record["TrainingJobName"], TRAINING_JOB_ARN=record["TrainingJobArn"])
         entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
         if entrypoint:
-            return entrypoint + list(algorithm.get("ContainerArguments") or []), env, "/opt/ml"
-        # Classic framework shape (SDK v2 estimators): the toolkit reads sagemaker_program and
-        # sagemaker_submit_directory from the hyperparameters and runs the script with the rest as args.
-        hyperparameters = {k: _unquote(v) for k, v in (record.get("HyperParameters") or {}).items()}
-        program = hyperparameters.get("sagemaker_program")
-        if not program:
-            raise JobFailed(
-                "ClientError: no ContainerEntrypoint and no sagemaker_program hyperparameter: nothing to run"
-            )
-        submit = hyperparameters.get("sagemaker_submit_directory", "")
-        code = ml / "code"
-        if submit.startswith("s3://"):
-            download_dir = ml.parent / "sourcedir"
-            s3io.download(s3, submit, download_dir)
-            for archive in download_dir.glob("*.tar.gz"):
-                with __import__("tarfile").open(archive) as tar:
-                    tar.extractall(code, filter="data")
-        user = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
-        args = []
-        for key, value in user.items():
-            args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
-        env.update(
-            {
-                "SM_MODEL_DIR": "/opt/ml/model",
-                "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
-                "SM_OUTPUT_DIR": "/opt/ml/output",
-                "SM_INPUT_DIR": "/opt/ml/input",
-                "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
-                "SM_CHANNELS": json.dumps(sorted(channels)),
-                "SM_HPS": json.dumps(user),
-                "SM_HOSTS": json.dumps(["algo-1"]),
-                "SM_CURRENT_HOST": "algo-1",
-                "SM_NUM_CPUS": "2",
-                "SM_NUM_GPUS": "0",
-                "SM_MODULE_DIR": submit,
-                "SM_USER_ENTRY_POINT": program,
-                "SM_USER_ARGS": json.dumps(args),
-                "PYTHONPATH": "/opt/ml/code",
-            }
-        )
-        for channel in channels:
-            env[f"SM_CHANNEL_{channel.upper()}"] = f"/opt/ml/input/data/{channel}"
-        for key, value in user.items():
-            env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-        return ["python3", program, *args], env, "/opt/ml/code"
+            argv = entrypoint + list(algorithm.get("ContainerArguments") or [])
+            return [Step(argv, lambda code, lines: failure_reason(ml, lines, code))], env, "/opt/ml"
+        # Classic framework shape (SDK v2 estimators): the image's training toolkit runs the script.
+        try:
+            planned = training_toolkit.plan(record, ml, channels, _resource_config(), s3)
+        except training_toolkit.ToolkitError as error:
+            raise JobFailed(str(error)) from None
+        env.update(planned.env)
+        steps = []
+        if planned.install is not None:
+            if record.get("EnableNetworkIsolation"):
+                raise JobFailed(
+                    "ClientError: the submitted code has a requirements.txt to install but the job has "
+                    "EnableNetworkIsolation: no package index is reachable; vendor the packages or drop the isolation"
+                )
+            install = planned.install
+            steps.append(Step(install, _toolkit_failure(ml, planned.install_error, install, pip_errors)))
+        steps.append(Step(planned.program, _toolkit_failure(ml, "ExecuteUserScriptError", planned.program, last_error)))
+        return steps, env, planned.workdir
 
 
-def _unquote(value: str) -> Any:
-    """v2 estimators JSON-encode hyperparameter values ('"train.py"')."""
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return value
+@dataclass
+class Step:
+    """One command of a job, and how its failure reads (exit code and its output lines -> FailureReason)."""
+
+    argv: list[str]
+    on_failure: Callable[[int, list[str]], str]
+
+
+def _toolkit_failure(ml: Path, error_class: str, argv: list[str], summary: Callable[[list[str]], str]):
+    """As the toolkit fails: its failure file (unless the script wrote one) names the error, code and command."""
+
+    def on_failure(code: int, lines: list[str]) -> str:
+        written = _failure_file(ml)
+        text = written or training_toolkit.failure_text(error_class, code, summary(lines), argv)
+        return _algorithm_error(text, code)
+
+    return on_failure
+
+
+def pip_errors(lines: list[str]) -> str:
+    """pip's own ERROR lines (what it could not install and why), else its last line."""
+    errors = [line.strip() for line in lines if line.lstrip().startswith("ERROR:")]
+    return " ".join(errors) if errors else last_error(lines)
+
+
+def last_error(lines: list[str]) -> str:
+    """The line that names the error: the last line of the last traceback, else the last line said."""
+    said = [line.strip() for line in lines if line.strip()]
+    if not said:
+        return ""
+    starts = [i for i, line in enumerate(said) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        after = [line for line in said[starts[-1] + 1 :] if not line.startswith(("File ", "^", "~"))]
+        return after[-1] if after else said[-1]
+    return said[-1]
 
 
 def _resource_config() -> dict[str, Any]:
@@ -370,17 +405,45 @@ def _local_path_problems(path: Any, member: str, mount: str) -> list[str]:
     return []
 
 
+REASON_LIMIT = 1024  # FailureReason and ExitMessage: SageMaker keeps the first 1 KB
+
+
+def _failure_file(ml: Path) -> str:
+    """What the program wrote to ``/opt/ml/output/failure`` (SageMaker's FailureReason source), if anything."""
+    written = ml / "output" / "failure"
+    if written.is_file() and not written.is_symlink():
+        with open(written, "rb") as file:
+            return file.read(4 * REASON_LIMIT).decode("utf-8", errors="replace").strip()
+    return ""
+
+
+def _algorithm_error(text: str, code: int) -> str:
+    suffix = f", exit code: {code}"
+    return f"AlgorithmError: {text}"[: REASON_LIMIT - len(suffix)] + suffix
+
+
 def failure_reason(ml: Path, lines: list[str], code: int) -> str:
-    """SageMaker's failure file if the program wrote one, else the last thing it said."""
-    for name in ("failure", "message"):
-        written = ml / "output" / name
-        if written.exists() and written.read_text().strip():
-            text = written.read_text().strip()
-            break
-    else:
-        text = ""
+    """SageMaker's failure file if the program wrote one, else the last thing it said (locally more
+    than SageMaker's 'See job logs'), with the exit code; at most 1 KB, as SageMaker keeps."""
     said = [line.strip() for line in lines if line.strip() and not line.startswith("$ ")]
-    last = said[-1] if said else "no output"
-    if text and last not in text:
-        text = f"{text} {last}" if "CloudWatch" in text else text
-    return f"AlgorithmError: {text or last} (exit code {code})"
+    return _algorithm_error(_failure_file(ml) or (said[-1] if said else "no output"), code)
+
+
+def _record_exit_message(record: dict[str, Any], ml: Path) -> None:
+    """``/opt/ml/output/message``'s first 1 KB is the processing job's ExitMessage, whatever its status;
+    text that is not UTF-8 fails the job with a ClientError, as SageMaker does."""
+    written = ml / "output" / "message"
+    if not written.is_file() or written.is_symlink():
+        return
+    with open(written, "rb") as file:
+        data = file.read(REASON_LIMIT)
+    try:
+        record["ExitMessage"] = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if len(data) == REASON_LIMIT and error.end == len(data):  # the 1 KB cut a character in two
+            record["ExitMessage"] = data[: error.start].decode("utf-8")
+            return
+        raise JobFailed(
+            f"ClientError: /opt/ml/output/message is not UTF-8 text (byte {error.start}): "
+            "write the ExitMessage as UTF-8"
+        ) from None
