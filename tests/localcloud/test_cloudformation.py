@@ -19,6 +19,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
+from tests.localcloud.stack_waits import settled_stack
+
 REPO = Path(__file__).resolve().parents[2]
 ENDPOINT_TEMPLATE = REPO / "modeldeploy" / "endpoint-config-template.yml"
 INFERENCE_SCRIPT = REPO / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
@@ -84,6 +86,8 @@ def project_parameters(project_id: str, codecommit: bool = False) -> list[dict[s
 
 
 def stack(aws, name: str) -> dict:
+    """The stack once its operation has ended (raises, as DescribeStacks does, once it is gone)."""
+    settled_stack(aws("cloudformation"), name)
     return aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
 
 
@@ -319,6 +323,7 @@ def test_a_custom_resource_returning_data_creates_and_deletes(aws, product):
     assert created["Outputs"][0]["OutputValue"] == "hello world"
     assert aws("s3").get_object(Bucket="custom-marker", Key="marker")["Body"].read() == b"made"
     aws("cloudformation").delete_stack(StackName="custom-returning")
+    assert settled_stack(aws("cloudformation"), "custom-returning") is None
     assert aws("s3").list_objects_v2(Bucket="custom-marker").get("KeyCount") == 0
 
 
@@ -429,6 +434,7 @@ def test_staging_endpoint_stack_then_an_update_keeps_the_same_endpoint(aws, mode
         aws("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
 
     cfn.delete_stack(StackName="sagemaker-demo-deploy-staging-test")
+    assert settled_stack(cfn, "sagemaker-demo-deploy-staging-test") is None
     with pytest.raises(aws("sagemaker").exceptions.ClientError):
         aws("sagemaker").describe_endpoint(EndpointName="demo-staging")
     assert aws("cloudwatch").describe_alarms(AlarmNamePrefix="demo-staging-")["MetricAlarms"] == []
@@ -453,6 +459,7 @@ def test_prod_endpoint_stack_has_autoscaling_and_canary(aws, model_package):
     assert [p["PolicyName"] for p in policies] == ["demo-prod-invocations-per-instance"]
     assert policies[0]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 750.0
     aws("cloudformation").delete_stack(StackName="sagemaker-demo-deploy-prod-test")
+    assert settled_stack(aws("cloudformation"), "sagemaker-demo-deploy-prod-test") is None
     assert (
         aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     )
@@ -494,6 +501,7 @@ def test_project_bucket_settings_and_object_created_events(cloud):
     }
     cloudformation, s3, sqs, events = (cloud.client(s) for s in ("cloudformation", "s3", "sqs", "events"))
     cloudformation.create_stack(StackName="landing-zone", TemplateBody=json.dumps(template))
+    assert settled_stack(cloudformation, "landing-zone")["StackStatus"] == "CREATE_COMPLETE"
     assert s3.get_bucket_versioning(Bucket="landing-zone-bucket")["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket="landing-zone-bucket")["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
     queue = sqs.create_queue(QueueName="landed")["QueueUrl"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.services.codecommit import hook
+from tests.localcloud.stack_waits import settled_stack
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Dana",
@@ -177,7 +178,7 @@ def test_cloudformation_repository_is_seeded_from_the_zip_and_deleted_with_the_s
         },
     }
     cloudformation.create_stack(StackName="repo-stack", TemplateBody=json.dumps(template))
-    stack = cloudformation.describe_stacks(StackName="repo-stack")["Stacks"][0]
+    stack = settled_stack(cloudformation, "repo-stack")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     metadata = codecommit.get_repository(repositoryName="seeded-repo")["repositoryMetadata"]
     assert outputs == {
@@ -196,6 +197,7 @@ def test_cloudformation_repository_is_seeded_from_the_zip_and_deleted_with_the_s
     bare = Path(metadata["cloneUrlHttp"].removeprefix("file://"))
     assert bare == cloud.state.root / "codecommit" / "us-east-1" / "seeded-repo.git"
     cloudformation.delete_stack(StackName="repo-stack")
+    assert settled_stack(cloudformation, "repo-stack") is None
     assert not bare.exists()
     names = [r["repositoryName"] for r in codecommit.list_repositories()["repositories"]]
     assert "seeded-repo" not in names
@@ -214,10 +216,10 @@ def test_missing_seed_zip_fails_the_resource_and_leaves_no_repository(aws):
             }
         }
     }
-    try:
-        cloudformation.create_stack(StackName="bad-seed", TemplateBody=json.dumps(template))
-    except Exception:
-        pass  # moto may report the failure on the call or in the stack status
+    cloudformation.create_stack(StackName="bad-seed", TemplateBody=json.dumps(template))
+    failed = settled_stack(cloudformation, "bad-seed")
+    assert failed["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "missing.zip" in failed["StackStatusReason"], failed["StackStatusReason"]
     names = [r["repositoryName"] for r in codecommit.list_repositories()["repositories"]]
     assert "unseeded" not in names
 

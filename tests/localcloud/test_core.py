@@ -6,6 +6,7 @@ import boto3
 
 from localcloud.core.server import LocalCloud
 from tests.localcloud.conftest import reset_moto
+from tests.localcloud.stack_waits import settled_stack
 
 
 def test_serves_on_loopback_and_persists_across_restart(tmp_path, monkeypatch):
@@ -70,6 +71,7 @@ def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch)
         }
     }
     cloud.client("cloudformation").create_stack(StackName="only-stack", TemplateBody=json.dumps(template))
+    assert settled_stack(cloud.client("cloudformation"), "only-stack")["StackStatus"] == "CREATE_COMPLETE"
     cloud.stop()
     reset_moto()
 
@@ -81,6 +83,7 @@ def test_resources_made_only_by_a_stack_survive_a_restart(tmp_path, monkeypatch)
             "index.handler"
         )
         again.client("cloudformation").delete_stack(StackName="only-stack")
+        assert settled_stack(again.client("cloudformation"), "only-stack") is None
         stacks = again.client("cloudformation").list_stacks()["StackSummaries"]
         assert [s["StackStatus"] for s in stacks if s["StackName"] == "only-stack"] == ["DELETE_COMPLETE"], stacks
         assert again.client("sqs").list_queues().get("QueueUrls", []) == []

@@ -28,6 +28,7 @@ from localcloud.core.server import LocalCloud
 from localcloud.services.sagemaker.endpoints import MAX_PAYLOAD_BYTES
 from localcloud.services.sagemaker.serving.unix import SocketFolder
 from tests.localcloud.conftest import reset_moto
+from tests.localcloud.stack_waits import settled_stack
 
 REPO = Path(__file__).resolve().parents[2]
 INFERENCE_SCRIPT = REPO / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
@@ -487,7 +488,7 @@ def _stack_template(package_arn: str, variant: str) -> str:
 def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(local, package_arn, model, dataset):
     cfn, sm = local.client("cloudformation"), local.client("sagemaker")
     cfn.create_stack(StackName="endpoint-stack", TemplateBody=_stack_template(package_arn, "AllTraffic"))
-    outputs = cfn.describe_stacks(StackName="endpoint-stack")["Stacks"][0]["Outputs"]
+    outputs = settled_stack(cfn, "endpoint-stack")["Outputs"]
     name = outputs[0]["OutputValue"]
     assert wait_settled(sm, name)["EndpointStatus"] == "InService"
     answer, response = invoke(local, name, csv_rows(dataset[0][:4]))
@@ -495,11 +496,13 @@ def test_cloudformation_stack_endpoint_serves_updates_and_stops_with_the_stack(l
     assert response["InvokedProductionVariant"] == "AllTraffic"
 
     cfn.update_stack(StackName="endpoint-stack", TemplateBody=_stack_template(package_arn, "Updated"))
+    assert settled_stack(cfn, "endpoint-stack")["StackStatus"] == "UPDATE_COMPLETE"
     assert wait_settled(sm, name)["EndpointStatus"] == "InService"
     assert invoke(local, name, csv_rows(dataset[0][:1]))[1]["InvokedProductionVariant"] == "Updated"
 
     sockets = server_sockets(local, name)
     cfn.delete_stack(StackName="endpoint-stack")
+    assert settled_stack(cfn, "endpoint-stack") is None
     assert sockets and all(refuses_connections(paths) for paths in sockets.values())
 
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from localcloud.core import credentials as credentials_module
 from localcloud.core.admission import Admission, Admitted
 from tests.localcloud.signing import signed_headers
+from tests.localcloud.stack_waits import settled_stack
 
 BUCKET = "security-bucket"
 EVIL = "http://evil.example"
@@ -253,7 +254,7 @@ def test_short_intrinsic_tags_still_work(aws):
     )
     cloudformation = aws("cloudformation")
     cloudformation.create_stack(StackName="short-tags", TemplateBody=template)
-    stack = cloudformation.describe_stacks(StackName="short-tags")["Stacks"][0]
+    stack = settled_stack(cloudformation, "short-tags")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert outputs == {"Arn": "arn:aws:s3:::short-tags-tags-bucket", "Name": "a-tags"}

@@ -1,7 +1,8 @@
 """CloudFormation resource types the project's templates need, taught to moto's CloudFormation.
 
 One module per AWS service, as moto organises its own models; ``stacks`` fixes the stack lifecycle
-(failures, rollback, ordering) and ``custom_resources`` runs Lambda-backed custom resources.
+(failures, rollback, ordering), ``operations`` runs it in the background as CloudFormation does, and
+``custom_resources`` runs Lambda-backed custom resources.
 New models subclass ``CloudFormationModel`` directly (moto discovers types among its direct
 subclasses) and stay in our modules, so the pickled CloudFormation state can find them again.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from localcloud.core import moto_seam as seam
 from localcloud.services.applicationautoscaling import cfn as applicationautoscaling
 from localcloud.services.cloudformation import custom_resources, stacks
+from localcloud.services.cloudformation.operations import StackOperations
 from localcloud.services.cloudwatch import cfn as cloudwatch
 from localcloud.services.codebuild import cfn as codebuild
 from localcloud.services.codecommit import cfn as codecommit
@@ -34,10 +36,11 @@ MODEL_MODULES = (
 )
 
 
-def install(cloud) -> None:
+def install(cloud) -> StackOperations:
     stacks.install()
     sagemaker.install(cloud)
     s3.install()
     custom_resources.install(cloud)
     registry.install(cloud)
     seam.forget_cloudformation_types()
+    return StackOperations(cloud)

@@ -7,8 +7,8 @@ event's ``ResponseURL`` points back here (``PUT /cloudformation-custom-resource/
 cfn-response style handlers report; a handler that just returns a dict succeeds with it as ``Data``.
 A ``FAILED`` response fails the resource, and so the stack, with the handler's ``Reason``.
 
-While the function runs the state lock is released, so its own API calls (deleting stacks,
-emptying buckets) go through.
+The stack operation runs in the background (``operations.py``); while the function runs it lets go
+of the state lock, so the function's own API calls (deleting stacks, emptying buckets) go through.
 """
 
 from __future__ import annotations
@@ -273,9 +273,10 @@ def _run(cloud, function, event: dict[str, Any], folder: Path) -> tuple[dict[str
 def _wait_releasing_state(process, timeout: float) -> None:
     """Wait for the function without holding the state lock (its API calls need it)."""
     deadline = time.monotonic() + timeout
-    released = threading.Condition(seam.bound().state.lock)
+    cloud = seam.bound()
+    released = threading.Condition(cloud.state.lock)
     with released:
-        while process.poll() is None and time.monotonic() < deadline:
+        while process.poll() is None and time.monotonic() < deadline and not cloud.stopping.is_set():
             released.wait(0.05)
 
 

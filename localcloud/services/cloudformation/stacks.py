@@ -22,10 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import OutputMap, ResourceMap
 
 from localcloud.core import moto_seam as seam
+from localcloud.services.cloudformation import operations
 from localcloud.services.cloudformation.base import ResourceFailed, message_of
 from localcloud.services.cloudformation.references import dependency_order, dependents
 
@@ -167,34 +169,73 @@ def _as_failure(error: Exception) -> ResourceOperationFailed:
     return error if isinstance(error, ResourceOperationFailed) else _failure(error, "?", "?")
 
 
+def _operations():
+    from localcloud.services.cloudformation.operations import StackOperations
+
+    return seam.bound().service(StackOperations)
+
+
+def _refuse_while_busy(stack: Stack, verb: str) -> None:
+    if stack.status.endswith("_IN_PROGRESS"):
+        message = f"Stack:{stack.stack_id} is in {stack.status} state and can not be {verb}."
+        raise ValidationError(stack.stack_id, message=message)
+
+
+def roll_back_create(stack: Stack, reason: str) -> None:
+    """Delete what a failed create made (``ROLLBACK_COMPLETE``), unless the stack asked to keep it."""
+    if stack.disable_rollback:
+        set_status(stack, "CREATE_FAILED", reason)
+        return
+    set_status(stack, "ROLLBACK_IN_PROGRESS", reason)
+    try:
+        stack.resource_map.delete()
+    except Exception as rollback_error:
+        failed = _as_failure(rollback_error)
+        resource_event(stack, failed, "DELETE_FAILED")
+        set_status(stack, "ROLLBACK_FAILED", f"{reason} Rollback failed: {failed}")
+        return
+    set_status(stack, "ROLLBACK_COMPLETE", reason)
+
+
 def _wrap_create_resources(original):
-    def create_resources(self: Stack) -> None:
+    def create_now(self: Stack) -> None:
         try:
             original(self)
         except Exception as error:
             failure = _as_failure(error)
             resource_event(self, failure, "CREATE_FAILED")
             reason = f"The following resource(s) failed to create: [{failure.logical_id}]. {failure.reason}"
-            if self.disable_rollback:
-                set_status(self, "CREATE_FAILED", reason)
-                return
-            set_status(self, "ROLLBACK_IN_PROGRESS", reason)
-            try:
-                self.resource_map.delete()
-            except Exception as rollback_error:
-                failed = _as_failure(rollback_error)
-                resource_event(self, failed, "DELETE_FAILED")
-                set_status(self, "ROLLBACK_FAILED", f"{reason} Rollback failed: {failed}")
-                return
-            set_status(self, "ROLLBACK_COMPLETE", reason)
+            roll_back_create(self, reason)
+
+    def create_resources(self: Stack) -> None:
+        if not operations.in_background():
+            create_now(self)
+            return
+        self.status = "CREATE_IN_PROGRESS"
+        _operations().start(self, "CREATE", lambda: create_now(self))
 
     return create_resources
 
 
+def roll_back_update(stack: Stack, previous_template: str, previous_parameters: dict, reason: str) -> None:
+    """Put the previous template and parameters back (``UPDATE_ROLLBACK_COMPLETE``)."""
+    set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+    _update.cleanups = None  # what the failed update made stays referenced by nothing; keep the old
+    try:
+        stack.template = previous_template
+        stack._parse_template()
+        stack.resource_map.update(stack.template_dict, previous_parameters)
+        stack.output_map = stack._create_output_map()
+        stack.parameters = previous_parameters
+    except Exception as rollback_error:
+        set_status(stack, "UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {_as_failure(rollback_error)}")
+        return
+    set_status(stack, "UPDATE_ROLLBACK_COMPLETE", reason)
+
+
 def _wrap_stack_update(original):
-    def update(self: Stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
-        previous_template = self.template
-        previous_parameters = dict(self.resource_map.input_parameters)
+    def update_now(self: Stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
+        previous_template, previous_parameters = self.previous_update
         _update.cleanups = []
         try:
             original(self, template, role_arn, parameters, tags)
@@ -202,18 +243,7 @@ def _wrap_stack_update(original):
             failure = _as_failure(error)
             resource_event(self, failure, "UPDATE_FAILED")
             reason = f"The following resource(s) failed to update: [{failure.logical_id}]. {failure.reason}"
-            set_status(self, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
-            _update.cleanups = None  # what the failed update made stays referenced by nothing; keep the old
-            try:
-                self.template = previous_template
-                self._parse_template()
-                self.resource_map.update(self.template_dict, previous_parameters)
-                self.output_map = self._create_output_map()
-                self.parameters = previous_parameters
-            except Exception as rollback_error:
-                set_status(self, "UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {_as_failure(rollback_error)}")
-                return
-            set_status(self, "UPDATE_ROLLBACK_COMPLETE", reason)
+            roll_back_update(self, previous_template, previous_parameters, reason)
             return
         finally:
             cleanups, _update.cleanups = getattr(_update, "cleanups", None) or [], None
@@ -223,6 +253,16 @@ def _wrap_stack_update(original):
             except Exception:  # the update succeeded; a leftover old resource is only logged, as AWS does
                 log.warning("stack %s: could not delete a replaced resource", self.name, exc_info=True)
         self.stack_status_reason = None
+
+    def update(self: Stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
+        _refuse_while_busy(self, "updated")
+        # kept on the stack (and so in the state): a restart that cut the update off rolls back to it
+        self.previous_update = (self.template, dict(self.resource_map.input_parameters))
+        if not operations.in_background():
+            update_now(self, template, role_arn, parameters, tags)
+            return
+        self.status = "UPDATE_IN_PROGRESS"
+        _operations().start(self, "UPDATE", lambda: update_now(self, template, role_arn, parameters, tags))
 
     return update
 
@@ -245,19 +285,77 @@ def _wrap_stack_delete(original):
     return delete
 
 
-def _wrap_backend_delete(original):
-    def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
-        stack = self.stacks.get(name_or_stack_id) or next(
-            (s for s in self.stacks.values() if s.name == name_or_stack_id), None
-        )
-        original(self, name_or_stack_id)
-        if stack is not None and stack.status == "DELETE_FAILED":  # it stays, as in CloudFormation
-            self.deleted_stacks.pop(stack.stack_id, None)
-            self.stacks[stack.stack_id] = stack
-            for export in stack.exports:
-                self.exports[export.name] = export
+def _delete_now(backend: CloudFormationBackend, stack: Stack) -> None:
+    """Delete the stack's resources; the stack stays listed (``DELETE_IN_PROGRESS``) until they are gone.
 
-    return delete_stack
+    A stack that failed to delete stays, with its exports, as in CloudFormation.
+    """
+    stack.delete_requested = False
+    export_names = [export.name for export in stack.exports]
+    stack.delete()
+    if stack.status == "DELETE_FAILED":
+        return
+    backend.stacks.pop(stack.stack_id, None)
+    backend.deleted_stacks[stack.stack_id] = stack
+    for name in export_names:
+        backend.exports.pop(name, None)
+
+
+def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+    )
+    if stack is None:
+        return  # nothing to delete: DeleteStack succeeds, as on AWS
+    if not operations.in_background():
+        _delete_now(self, stack)
+        return
+    if stack.status == "DELETE_IN_PROGRESS" or getattr(stack, "delete_requested", False):
+        return  # already being deleted: DeleteStack again changes nothing
+    if stack.status.endswith("_IN_PROGRESS"):
+        stack.delete_requested = True  # the running operation hands over to the deletion (operations.py)
+    else:
+        stack.status = "DELETE_IN_PROGRESS"
+    _operations().start(stack, "DELETE", lambda: _delete_now(self, stack))
+
+
+# what a read sees of a stack while its operation runs ---------------------------------------------
+def _made_so_far(stack: Stack) -> list:
+    return [
+        resource
+        for resource in stack.resource_map._parsed_resources.values()
+        if not isinstance(resource, (str, int, float, list, dict)) and resource is not None
+    ]
+
+
+def _wrap_outputs(original: property) -> property:
+    """No outputs while an operation runs (as on AWS); evaluating them would make resources from a read."""
+    return property(lambda self: None if self.status.endswith("_IN_PROGRESS") else original.fget(self))
+
+
+def _wrap_stack_resources(original: property) -> property:
+    """While an operation runs, the resources made so far (moto's lazy map would make the rest)."""
+    return property(lambda self: _made_so_far(self) if self.status.endswith("_IN_PROGRESS") else original.fget(self))
+
+
+def finish_interrupted(backend: CloudFormationBackend, stack: Stack) -> None:
+    """Take a stack that a stop cut off mid-operation to a definite state, saying why."""
+    status = stack.status
+    reason = f"{operations.INTERRUPTED} ({status})."
+    if getattr(stack, "delete_requested", False) or status == "DELETE_IN_PROGRESS":
+        stack.status = "DELETE_IN_PROGRESS"  # a deletion was asked for: it is what happens next
+        backend.delete_stack(stack.stack_id)
+        return
+    if status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+        roll_back_create(stack, reason if status == "CREATE_IN_PROGRESS" else stack.stack_status_reason or reason)
+    elif status in ("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"):
+        previous = getattr(stack, "previous_update", None)
+        if status == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+            set_status(stack, "UPDATE_COMPLETE")
+        elif previous is None:
+            set_status(stack, "UPDATE_ROLLBACK_FAILED", f"{reason} The previous template is not known.")
+        else:
+            roll_back_update(stack, previous[0], previous[1], reason)
 
 
 def install() -> None:
@@ -311,10 +409,26 @@ def install() -> None:
         why="a failed deletion is DELETE_FAILED and the stack stays",
         until=lifecycle,
     )
+    reads = "moto's stack reads not evaluating templates lazily (outputs and resources made on first read)"
+    seam.patch(
+        Stack,
+        "outputs",
+        wrap=_wrap_outputs,
+        why="a stack shows no outputs while an operation runs: evaluating them would create resources from a read",
+        until=reads,
+    )
+    seam.patch(
+        Stack,
+        "stack_resources",
+        wrap=_wrap_stack_resources,
+        why="while an operation runs, a stack lists the resources made so far instead of making the rest",
+        until=reads,
+    )
     seam.patch(
         CloudFormationBackend,
         "delete_stack",
-        wrap=_wrap_backend_delete,
-        why="moto drops a stack that failed to delete; CloudFormation keeps it, with its exports",
+        value=delete_stack,
+        why="deletion runs in the background with the stack listed until it is gone; moto drops a stack that "
+        "failed to delete, CloudFormation keeps it with its exports",
         until=lifecycle,
     )
