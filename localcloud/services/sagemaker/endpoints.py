@@ -2,25 +2,29 @@
 
 moto keeps the endpoint records; this module gives them model servers. ``CreateEndpoint``,
 ``UpdateEndpoint`` and ``DeleteEndpoint`` are hooked on moto's SageMaker backend, so an endpoint
-made by the API and one made by a CloudFormation stack behave alike. Each production variant gets a
-model server (``localcloud.services.sagemaker.serving.model_server``) in the sandbox; the endpoint is ``Creating``
-until every server answers ``/ping``, then ``InService`` (or ``Failed`` with the reason).
-``UpdateEndpoint`` is blue/green: the new servers must be healthy before traffic moves, and if they
-fail the old ones keep serving. ``POST /endpoints/<name>/invocations`` (sagemaker-runtime) is
-forwarded to a variant chosen by weight or by ``TargetVariant``; when the endpoint configuration
-has a ``DataCaptureConfig``, sampled requests and responses go to S3 (``serving.capture``).
+made by the API and one made by a CloudFormation stack behave alike. Each instance of each
+production variant is a model server (``serving.model_server``) in the sandbox (instances.py); the
+endpoint is ``Creating`` until every server answers ``/ping``, then ``InService`` (or ``Failed``
+with the reason). ``UpdateEndpoint`` is a blue/green deployment that follows the endpoint's
+``DeploymentConfig`` (deployments.py): the new fleet comes up in full, traffic shifts to it in
+steps that bake while the auto-rollback alarms are read, and the old fleet serves until the end
+(or takes all traffic back). ``UpdateEndpointWeightsAndCapacities`` changes weights and instance
+counts in place (capacity.py). ``POST /endpoints/<name>/invocations`` (sagemaker-runtime) goes to
+a variant chosen by weight or by ``TargetVariant``, then to its least busy instance; when the
+endpoint configuration has a ``DataCaptureConfig``, sampled requests and responses go to S3.
 
-What was deployed is recorded under the state folder, so a restarted local cloud brings its
-endpoints back even if their configurations were replaced since.
+What serves is recorded under the state folder (configuration, variants, instance counts), so a
+restarted local cloud brings its endpoints back even if their configurations were replaced since.
+A deployment cut off by a stop is not resumed: the endpoint comes back ``InService`` on what it
+served, with a FailureReason saying the local cloud stopped.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import random
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,53 +42,39 @@ from werkzeug.wrappers import Response
 from localcloud.core import moto_seam as seam
 from localcloud.core import names
 from localcloud.core.errors import AwsError
-from localcloud.core.paths import PathEscape, contained
+from localcloud.core.paths import contained
+from localcloud.services.cloudwatch import endpoint_metrics
+from localcloud.services.sagemaker import deployment_events, deployment_policy
+from localcloud.services.sagemaker.capacity import CapacityUpdate, checked_capacities
+from localcloud.services.sagemaker.deployment_policy import DeploymentConfigError, Policy
+from localcloud.services.sagemaker.deployments import BlueGreenDeployment
+from localcloud.services.sagemaker.instances import Fleet, InstanceFactory, VariantPool
 from localcloud.services.sagemaker.serving import artifacts, capture, fleet, responses
 from localcloud.services.sagemaker.serving.artifacts import DeploymentError, VariantSpec
-from localcloud.services.sagemaker.serving.capture import CaptureConfigError, CaptureSettings, CaptureWriter
-from localcloud.services.sagemaker.serving.fleet import ModelServer, ServerFailed
+from localcloud.services.sagemaker.serving.capture import CaptureConfigError, CaptureWriter
 from localcloud.services.sagemaker.serving.logs import LogShipper
-from localcloud.services.sagemaker.serving.proxy import UpstreamUnavailable, choose_variant, forwarded_headers
+from localcloud.services.sagemaker.serving.proxy import UpstreamUnavailable, forwarded_headers
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time endpoints
 RUNNING = {"InService", "Creating", "Updating", "SystemUpdating", "RollingBack"}
 INVOCABLE = {"InService", "Updating", "SystemUpdating", "RollingBack"}
 RESUME_WAIT_SECONDS = 60.0  # an invocation right after a restart waits for the servers to be back
 INVOKE_PATH = r"/endpoints/(?P<name>[A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations"
+_RNG = random.Random()
 
 Key = tuple[str, str, str]  # account, region, endpoint name
-Resolved = tuple[list[VariantSpec], dict[str, Any]]  # an endpoint configuration's variants and DataCaptureConfig
-
-
-@dataclass
-class Fleet:
-    """The model servers of one endpoint configuration, one per variant."""
-
-    config_name: str
-    specs: list[VariantSpec]
-    data_capture: dict[str, Any] = field(default_factory=dict)  # the configuration's DataCaptureConfig
-    capture: CaptureSettings | None = None  # what that asks for, checked; None when capture is off
-    servers: dict[str, ModelServer] = field(default_factory=dict)
-
-    def weights(self, endpoint: FakeEndpoint) -> list[tuple[str, float]]:
-        """Current weights from the endpoint record (UpdateEndpointWeightsAndCapacities changes them)."""
-        current = {v["VariantName"]: v.get("CurrentWeight") for v in endpoint.production_variants or []}
-        result = []
-        for spec in self.specs:
-            weight = current.get(spec.variant_name)
-            result.append((spec.variant_name, float(weight) if weight is not None else spec.weight))
-        return result
-
-    def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
+Resolved = tuple[list[VariantSpec], dict[str, Any], dict[str, int]]  # variants, DataCaptureConfig, instance counts
 
 
 @dataclass
 class Runtime:
-    """What one endpoint runs now; ``generation`` changes whenever a deployment is superseded."""
+    """What one endpoint runs now; ``generation`` changes whenever a deployment is superseded.
+
+    During a deployment ``incoming`` is the new fleet and takes ``incoming_share`` of the traffic."""
 
     active: Fleet | None = None
+    incoming: Fleet | None = None
+    incoming_share: float = 0.0
     generation: int = 0
     settled: threading.Event = field(default_factory=threading.Event)
 
@@ -102,33 +92,22 @@ class EndpointService:
         self._stopping = False
         self.logs = LogShipper(self.state)
         self.capture = CaptureWriter(lambda: cloud.client("s3"), self.logs.note)
+        self.factory = InstanceFactory(cloud, self.root, self.records, self.logs, self.capture.flush_soon)
 
     # lifecycle hooks (called by moto's backend, under the state lock) --------------------------
     def on_create(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
         endpoint.endpoint_status = "Creating"
         endpoint.failure_reason = None
         runtime = self._new_runtime(_key(backend, endpoint.endpoint_name))
-        self._spawn(
-            self._create,
-            backend,
-            endpoint.endpoint_name,
-            runtime,
-            runtime.generation,
-            endpoint.endpoint_config_name,
-            None,
-            None,
-        )
+        self._spawn(self._create, backend, endpoint.endpoint_name, runtime, runtime.generation, None, None)
 
     def on_update(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config_name: str) -> None:
+        policy = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None))
         endpoint.endpoint_status = "Updating"
+        endpoint.failure_reason = None
         endpoint.pending_deployment_summary = {"EndpointConfigName": config_name, "StartTime": utcnow()}
-        key = _key(backend, endpoint.endpoint_name)
-        with self._lock:
-            runtime = self._runtimes.setdefault(key, Runtime())
-            runtime.generation += 1
-            runtime.settled.clear()
-            generation = runtime.generation
-        self._spawn(self._update, backend, endpoint.endpoint_name, runtime, generation, config_name)
+        runtime, generation = self._next_generation(_key(backend, endpoint.endpoint_name))
+        self._spawn(self._update, backend, endpoint.endpoint_name, runtime, generation, config_name, policy)
 
     def on_delete(self, backend: SageMakerModelBackend, endpoint_name: str) -> None:
         key = _key(backend, endpoint_name)
@@ -137,11 +116,13 @@ class EndpointService:
             if runtime:
                 runtime.generation += 1
                 runtime.settled.set()
-        if runtime and runtime.active:
-            self._retire(runtime.active)
+        if runtime:
+            for deployed in (runtime.incoming, runtime.active):
+                if deployed is not None:
+                    self.factory.retire(deployed.instances())
         self._record_path(key).unlink(missing_ok=True)
 
-    # deployments (background threads) ---------------------------------------------------------
+    # what deployments use (deployments.py, capacity.py) --------------------------------------
     def _spawn(self, target, *args) -> None:
         threading.Thread(target=target, args=args, name=f"endpoint-{args[1]}", daemon=True).start()
 
@@ -150,96 +131,80 @@ class EndpointService:
             old = self._runtimes.get(key)
             runtime = Runtime(generation=(old.generation + 1) if old else 0)
             self._runtimes[key] = runtime
-        if old and old.active:
-            self._retire(old.active)
+        if old:
+            for deployed in (old.incoming, old.active):
+                if deployed is not None:
+                    self.factory.retire(deployed.instances())
         return runtime
 
-    def _is_current(self, key: Key, runtime: Runtime, generation: int) -> bool:
+    def _next_generation(self, key: Key) -> tuple[Runtime, int]:
+        with self._lock:
+            runtime = self._runtimes.setdefault(key, Runtime())
+            runtime.generation += 1
+            runtime.settled.clear()
+            return runtime, runtime.generation
+
+    def is_current(self, key: Key, runtime: Runtime, generation: int) -> bool:
         return not self._stopping and self._runtimes.get(key) is runtime and runtime.generation == generation
 
-    def _deploy(self, key: Key, resolved: Resolved, config_name: str, cancelled) -> Fleet:
-        """Lay out and start a server per variant, all loading at once; healthy or DeploymentError."""
-        specs, data_capture = resolved
+    def resolve(self, backend, config_name: str) -> Resolved:
+        with self.state.lock:
+            return _resolve(backend, config_name)
+
+    def provision(
+        self,
+        key: Key,
+        config_name: str,
+        specs: list[VariantSpec],
+        data_capture: dict[str, Any],
+        counts: dict[str, int],
+        active: bool,
+        cancelled,
+    ) -> Fleet:
+        """A fleet of ``counts`` instances per variant, every one healthy (else DeploymentError)."""
         try:
             capture_settings = capture.settings(data_capture)
         except CaptureConfigError as error:
             raise DeploymentError(f"DataCaptureConfig of endpoint configuration {config_name}: {error}") from None
-        try:
-            folder = contained(self.root, key[1], key[2], f"{int(time.time())}-{uuid.uuid4().hex[:6]}", what="endpoint")
-        except PathEscape as error:
-            raise DeploymentError(str(error)) from None
+        started = self.factory.launch(key, [(spec, counts[spec.variant_name]) for spec in specs], key[1], cancelled)
         deployed = Fleet(config_name, specs, data_capture, capture_settings)
-        try:
-            for spec in specs:
-                variant = contained(folder, names.VARIANT.check(spec.variant_name), what="variant")
-                environment = artifacts.prepare(self.cloud.client("s3"), spec, variant / "ml")
-                # the model's own environment wins; the session stands in for the execution role's
-                environment = {**self.cloud.session_environment(), **environment}
-                deployed.servers[spec.variant_name] = fleet.start(
-                    variant, spec.variant_name, environment, self.records, spec.network_isolation
-                )
-                self.logs.follow(key, spec.variant_name, variant / "server.log")
-            for server in deployed.servers.values():
-                server.wait_ready(cancelled=cancelled)
-        except (DeploymentError, ServerFailed) as error:
-            self._retire(deployed)
-            raise DeploymentError(str(error)) from None
-        except Exception as error:
-            self._retire(deployed)
-            raise DeploymentError(f"the local cloud could not start the model servers: {error!r}") from error
+        remaining = list(started)
+        for spec in specs:
+            pool = deployed.pools[spec.variant_name] = VariantPool(spec)
+            for _ in range(counts[spec.variant_name]):
+                pool.add(remaining.pop(0), active)
         return deployed
 
-    def _create(
-        self,
-        backend,
-        name: str,
-        runtime: Runtime,
-        generation: int,
-        config_name: str,
-        recorded: Resolved | None,
-        then_update: str | None,
-    ) -> None:
-        """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given)."""
-        key = _key(backend, name)
-        cancelled = lambda: not self._is_current(key, runtime, generation)  # noqa: E731
-        try:
-            if recorded is None:
-                with self.state.lock:
-                    recorded = _resolve(backend, config_name)
-            deployed = self._deploy(key, recorded, config_name, cancelled)
-        except DeploymentError as error:
-            self._settle(backend, name, runtime, generation, status="Failed", reason=str(error))
-            return
-        if not self._settle(backend, name, runtime, generation, status="InService", fleet_=deployed):
-            self._retire(deployed)
-            return
-        if then_update:
-            with self.state.lock:
-                endpoint = backend.endpoints.get(name)
-                if endpoint is not None and self._is_current(key, runtime, generation):
-                    self.on_update(backend, endpoint, then_update)
-                    self.state.save_backends("sagemaker")
+    def route(self, runtime: Runtime, incoming: Fleet | None, share: float) -> None:
+        """Send ``share`` of the endpoint's traffic to ``incoming`` (the rest to the active fleet)."""
+        with self._lock:
+            runtime.incoming, runtime.incoming_share = incoming, share if incoming is not None else 0.0
 
-    def _update(self, backend, name: str, runtime: Runtime, generation: int, config_name: str) -> None:
-        """Blue/green: new servers first; traffic moves only once they are all healthy."""
-        key = _key(backend, name)
-        cancelled = lambda: not self._is_current(key, runtime, generation)  # noqa: E731
-        try:
-            with self.state.lock:
-                resolved = _resolve(backend, config_name)
-            deployed = self._deploy(key, resolved, config_name, cancelled)
-        except DeploymentError as error:
-            old = runtime.active.config_name if runtime.active else "its previous configuration"
-            reason = (
-                f"Update to endpoint configuration {config_name} failed and was rolled back; "
-                f"the endpoint still serves {old}: {error}"
-            )
-            self._settle(backend, name, runtime, generation, status="InService", reason=reason)
-            return
-        if not self._settle(backend, name, runtime, generation, status="InService", fleet_=deployed):
-            self._retire(deployed)
+    def drain_and_retire(self, deployed: Fleet) -> None:
+        """Stop a fleet that no longer takes traffic once its requests in flight finished."""
+        retired = []
+        for pool in deployed.pools.values():
+            retired.extend(pool.drain_all())
+        self.factory.retire(retired)
 
-    def _settle(
+    def update_record(self, backend, name: str, runtime: Runtime, generation: int, change) -> bool:
+        """Apply ``change`` to the endpoint's record and announce it; False if the deployment was superseded."""
+        key = _key(backend, name)
+        with self.state.lock:
+            endpoint = backend.endpoints.get(name)
+            if endpoint is None or not self.is_current(key, runtime, generation):
+                return False
+            change(endpoint)
+            endpoint.last_modified_time = utcnow()
+            deployment_events.emit(backend, endpoint)
+            self.state.save_backends("sagemaker")
+        return True
+
+    def commit(self, backend, name: str, runtime: Runtime, generation: int, green: Fleet) -> bool:
+        """All traffic on ``green``: the endpoint is InService on its configuration, the old fleet drains."""
+        return self.settle(backend, name, runtime, generation, status="InService", fleet_=green)
+
+    def settle(
         self,
         backend,
         name: str,
@@ -251,36 +216,63 @@ class EndpointService:
     ) -> bool:
         """Record the outcome if this deployment is still the endpoint's latest; False if superseded."""
         key = _key(backend, name)
+        previous = None
         with self.state.lock:
             endpoint = backend.endpoints.get(name)
-            if endpoint is None or not self._is_current(key, runtime, generation):
+            if endpoint is None or not self.is_current(key, runtime, generation):
                 return False
+            announce = endpoint.endpoint_status == "Updating" or getattr(endpoint, "pending_deployment_summary", None)
             if fleet_ is not None:
-                if endpoint.endpoint_config_name != fleet_.config_name:
+                if endpoint.endpoint_config_name != fleet_.config_name or not endpoint.production_variants:
                     config = backend.endpoint_configs.get(fleet_.config_name)
                     endpoint.endpoint_config_name = fleet_.config_name
                     if config is not None:
                         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-                previous, runtime.active = runtime.active, fleet_
+                _show_instance_counts(endpoint, fleet_)
+                with self._lock:
+                    previous, runtime.active = runtime.active, fleet_
+                    runtime.incoming, runtime.incoming_share = None, 0.0
                 self._write_record(key, fleet_)
-                if previous is not None and previous is not fleet_:
-                    self._retire(previous)  # as SageMaker ends blue/green: the old fleet is gone before InService
             endpoint.endpoint_status = status
             endpoint.failure_reason = reason
             endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = utcnow()
+            if announce:
+                deployment_events.emit(backend, endpoint)
             self.state.save_backends("sagemaker")
         runtime.settled.set()
+        if previous is not None and previous is not fleet_:
+            self.drain_and_retire(previous)  # as SageMaker ends blue/green: the old fleet goes last
         return True
 
-    def _retire(self, deployed: Fleet) -> None:
-        self.capture.flush_soon()  # what it captured is written now, not at the next tick
-        for server in deployed.servers.values():
-            self.logs.unfollow(server.log_path)
-            server.stop()
-            shutil.rmtree(server.folder / "ml", ignore_errors=True)
+    # deployments (background threads) ---------------------------------------------------------
+    def _create(
+        self, backend, name: str, runtime: Runtime, generation: int, recorded: tuple[str, Resolved] | None, reason
+    ) -> None:
+        """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given)."""
+        key = _key(backend, name)
+        cancelled = lambda: not self.is_current(key, runtime, generation)  # noqa: E731
+        try:
+            if recorded is None:
+                with self.state.lock:
+                    config_name = backend.endpoints[name].endpoint_config_name
+                    resolved = _resolve(backend, config_name)
+            else:
+                config_name, resolved = recorded
+            specs, data_capture, counts = resolved
+            deployed = self.provision(key, config_name, specs, data_capture, counts, True, cancelled)
+        except (DeploymentError, KeyError) as error:
+            self.settle(backend, name, runtime, generation, status="Failed", reason=str(error))
+            return
+        if not self.settle(backend, name, runtime, generation, status="InService", reason=reason, fleet_=deployed):
+            self.factory.retire(deployed.instances())
 
-    # what was deployed, for restarts --------------------------------------------------------
+    def _update(self, backend, name: str, runtime: Runtime, generation: int, config_name: str, policy: Policy) -> None:
+        if runtime.active is None:  # a restart is still bringing the old fleet back
+            runtime.settled.wait(RESUME_WAIT_SECONDS)
+        BlueGreenDeployment(self, backend, name, runtime, generation, config_name, policy).run()
+
+    # what serves, for restarts ----------------------------------------------------------------
     def _record_path(self, key: Key) -> Path:
         return contained(self.root, key[1], f"{names.ENDPOINT.check(key[2])}.json", what="endpoint")
 
@@ -289,6 +281,7 @@ class EndpointService:
             "EndpointConfigName": deployed.config_name,
             "Variants": [asdict(s) for s in deployed.specs],
             "DataCaptureConfig": deployed.data_capture,
+            "InstanceCounts": {variant: deployed.instance_count(variant) for variant in deployed.pools},
         }
         self.state.write_json(str(self._record_path(key).relative_to(self.state.root)), record)
 
@@ -298,11 +291,15 @@ class EndpointService:
             return None
         record = json.loads(path.read_text())
         specs = [VariantSpec(**v) for v in record["Variants"]]
-        return record["EndpointConfigName"], (specs, record.get("DataCaptureConfig") or {})
+        counts = {s.variant_name: int(record.get("InstanceCounts", {}).get(s.variant_name, 1)) for s in specs}
+        return record["EndpointConfigName"], (specs, record.get("DataCaptureConfig") or {}, counts)
 
     # the service's life -----------------------------------------------------------------------
     def resume(self) -> None:
-        """Restart the servers of every endpoint the restored state says is running."""
+        """Restart the servers of every endpoint the restored state says is running.
+
+        A deployment or capacity change the stop cut off is not resumed: the endpoint comes back on
+        what it served before (its record), InService, with a reason saying the local cloud stopped."""
         fleet.clear_stale(self.records)
         with self.state.lock:
             for backend in _all_backends():
@@ -311,23 +308,17 @@ class EndpointService:
                         continue
                     key = _key(backend, endpoint.endpoint_name)
                     runtime = self._new_runtime(key)
-                    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get("EndpointConfigName")
                     recorded = self._read_record(key)
+                    reason = None
                     if endpoint.endpoint_status == "Creating" or recorded is None:
-                        config_name, resolved = endpoint.endpoint_config_name, None
-                    else:
-                        config_name, resolved = recorded
-                    if pending == config_name:
-                        pending = None
+                        recorded = None
+                    elif endpoint.endpoint_status != "InService":
+                        reason = _cut_off_reason(endpoint, recorded[0])
+                        endpoint.endpoint_config_name = recorded[0]
+                    elif endpoint.failure_reason:
+                        reason = endpoint.failure_reason
                     self._spawn(
-                        self._create,
-                        backend,
-                        endpoint.endpoint_name,
-                        runtime,
-                        runtime.generation,
-                        config_name,
-                        resolved,
-                        pending,
+                        self._create, backend, endpoint.endpoint_name, runtime, runtime.generation, recorded, reason
                     )
 
     def shutdown(self) -> None:
@@ -336,9 +327,10 @@ class EndpointService:
             runtimes, self._runtimes = list(self._runtimes.values()), {}
         for runtime in runtimes:
             runtime.settled.set()
-            if runtime.active:
-                for server in runtime.active.servers.values():
-                    server.stop()
+            for deployed in (runtime.incoming, runtime.active):
+                if deployed is not None:
+                    for instance in deployed.instances():
+                        instance.server.stop()
         self.capture.close()
         self.logs.stop()
         self.shut_down = True  # moto's patched methods stop calling back into it
@@ -352,13 +344,25 @@ class EndpointService:
         endpoint = sagemaker_backends[account][region].endpoints.get(name)
         return endpoint.endpoint_status if endpoint is not None else "Deleted"
 
+    # the API ------------------------------------------------------------------------------------
     def update_endpoint_api(self, call) -> dict[str, Any]:
-        """``SageMaker.UpdateEndpoint`` over HTTP (moto has no such operation)."""
+        """``SageMaker.UpdateEndpoint`` over HTTP (moto has no such operation), with its DeploymentConfig."""
         for name in ("EndpointName", "EndpointConfigName"):
             if not isinstance(call.body.get(name), str) or not call.body[name]:
                 raise AwsError("ValidationException", f"UpdateEndpoint needs {name} (a non-empty string).")
+        deployment_config = call.body.get("DeploymentConfig")
+        try:
+            deployment_policy.parse(deployment_config)
+        except DeploymentConfigError as error:
+            raise AwsError("ValidationException", str(error)) from None
         backend = sagemaker_backends[call.account][call.region]
         with self.state.lock:
+            endpoint = backend.endpoints.get(call.body["EndpointName"])
+            if endpoint is not None and endpoint.endpoint_status == "InService":
+                if deployment_config:
+                    endpoint.last_deployment_config = deployment_config
+                elif not call.body.get("RetainDeploymentConfig") and hasattr(endpoint, "last_deployment_config"):
+                    del endpoint.last_deployment_config
             try:
                 endpoint = backend.update_endpoint(call.body["EndpointName"], call.body["EndpointConfigName"])
             except MotoValidationError as error:
@@ -366,8 +370,51 @@ class EndpointService:
             self.state.save_backends("sagemaker")
         return {"EndpointArn": endpoint.arn}
 
+    def update_weights_and_capacities_api(self, call) -> dict[str, Any]:
+        """``SageMaker.UpdateEndpointWeightsAndCapacities``: weights at once, instances started or drained."""
+        name = call.body.get("EndpointName")
+        if not isinstance(name, str) or not name:
+            raise AwsError("ValidationException", "UpdateEndpointWeightsAndCapacities needs EndpointName.")
+        backend = sagemaker_backends[call.account][call.region]
+        with self.state.lock:
+            endpoint = backend.endpoints.get(name)
+            if endpoint is None:
+                raise AwsError("ValidationException", f'Could not find endpoint "{_endpoint_arn(backend, name)}".')
+            if endpoint.endpoint_status != "InService":
+                raise AwsError(
+                    "ValidationException",
+                    f'Cannot update endpoint "{endpoint.arn}" while it is {endpoint.endpoint_status}: '
+                    "wait until it is InService.",
+                )
+            desired = checked_capacities(endpoint, call.body.get("DesiredWeightsAndCapacities"))
+            runtime, generation = self._next_generation(_key(backend, name))
+            update = CapacityUpdate(self, backend, name, runtime, generation, desired)
+            update.start(endpoint)
+            self.state.save_backends("sagemaker")
+        self._spawn(update.run, backend, name)
+        return {"EndpointArn": endpoint.arn}
+
     # sagemaker-runtime ----------------------------------------------------------------------
+    def _choose(self, runtime: Runtime, endpoint, target: str | None) -> tuple[Fleet, str]:
+        """The fleet (old or new, by the deployment's share) and the variant an invocation goes to."""
+        deployed, incoming = runtime.active, runtime.incoming
+        if incoming is not None and runtime.incoming_share > 0 and _RNG.random() < runtime.incoming_share:
+            deployed = incoming
+        if target:
+            for candidate in (deployed, runtime.active, incoming):
+                if candidate is not None and target in candidate.pools:
+                    return candidate, target
+            known = sorted(set(deployed.pools) | set(incoming.pools if incoming else ()))
+            raise AwsError(
+                "ValidationError",
+                f"Target variant {target} does not exist on endpoint {endpoint.endpoint_name}: choose one of "
+                f"{', '.join(known)}.",
+            )
+        current = {v["VariantName"]: v.get("CurrentWeight") for v in endpoint.production_variants or []}
+        return deployed, deployed.choose(current if deployed is runtime.active else {})
+
     def invoke(self, call) -> Response:
+        started = time.perf_counter()
         name = call.match["name"]
         if len(call.raw) > MAX_PAYLOAD_BYTES:
             raise AwsError(
@@ -384,8 +431,7 @@ class EndpointService:
         runtime = self._runtimes.get((call.account, call.region, name))
         if runtime is not None and runtime.active is None and endpoint.endpoint_status in INVOCABLE:
             runtime.settled.wait(RESUME_WAIT_SECONDS)  # just restarted: the servers are coming back
-        deployed = runtime.active if runtime else None
-        if endpoint.endpoint_status not in INVOCABLE or deployed is None:
+        if endpoint.endpoint_status not in INVOCABLE or runtime is None or runtime.active is None:
             detail = f": {endpoint.failure_reason}" if endpoint.failure_reason else ""
             raise AwsError(
                 "ValidationError",
@@ -396,26 +442,36 @@ class EndpointService:
                 ),
             )
         target = call.headers.get("x-amzn-sagemaker-target-variant")
-        if target:
-            if target not in deployed.servers:
-                raise AwsError(
-                    "ValidationError",
-                    (
-                        f"Target variant {target} does not exist on endpoint {name}: choose one of "
-                        f"{', '.join(sorted(deployed.servers))}."
-                    ),
-                )
-            variant = target
-        elif len(deployed.servers) == 1:
-            (variant,) = deployed.servers
+        for _ in range(3):  # a fleet that drains between the choice and the instance: choose again
+            deployed, variant = self._choose(runtime, endpoint, target)
+            pool = deployed.pools[variant]
+            instance = pool.acquire()
+            if instance is not None:
+                break
         else:
-            variant = choose_variant(deployed.weights(endpoint))
-        server = deployed.servers[variant]
+            return responses.model_error(
+                call.region, call.account, name, variant, 503, f"no instance of variant {variant} takes traffic now"
+            )
+        sent, answer = time.perf_counter(), None
         try:
-            answer = server.upstream.post("/invocations", call.raw, forwarded_headers(call.headers))
+            answer = instance.upstream.post("/invocations", call.raw, forwarded_headers(call.headers))
         except UpstreamUnavailable as error:
             return responses.model_error(
-                call.region, call.account, name, variant, 500, f"{error} ({server.failure_reason()})"
+                call.region, call.account, name, variant, 500, f"{error} ({instance.server.failure_reason()})"
+            )
+        finally:
+            pool.release(instance)
+            endpoint_metrics.record(  # CloudWatch's AWS/SageMaker metrics: counters under a lock, no I/O
+                self.cloud,
+                call.account,
+                call.region,
+                name,
+                variant,
+                endpoint_metrics.instance_count(endpoint, variant),
+                answer.status if answer is not None else None,
+                (time.perf_counter() - sent) * 1e6 if answer is not None else None,
+                (sent - started) * 1e6,
+                deployed.config_name if deployed is runtime.incoming else None,
             )
         if 200 <= answer.status < 300:
             if deployed.capture is not None:
@@ -432,6 +488,24 @@ class EndpointService:
             return responses.success(answer.body, answer.content_type, variant, answer.custom_attributes)
         message = answer.body.decode("utf-8", errors="replace").strip()
         return responses.model_error(call.region, call.account, name, variant, answer.status, message)
+
+
+def _show_instance_counts(endpoint, deployed: Fleet) -> None:
+    """DescribeEndpoint's Current/DesiredInstanceCount: the instances each variant runs."""
+    for variant in endpoint.production_variants or []:
+        if variant["VariantName"] in deployed.pools:
+            count = deployed.instance_count(variant["VariantName"])
+            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = count
+            variant.pop("VariantStatus", None)
+
+
+def _cut_off_reason(endpoint, served: str) -> str:
+    pending = (getattr(endpoint, "pending_deployment_summary", None) or {}).get("EndpointConfigName")
+    what = f"the deployment of endpoint configuration {pending}" if pending else "a capacity update"
+    return (
+        f"The local cloud stopped during {what}, which did not finish; the endpoint serves endpoint "
+        f"configuration {served} as before. Update the endpoint again to retry."
+    )
 
 
 def _runtime_backend(account: str, region: str) -> SageMakerModelBackend:
@@ -460,9 +534,20 @@ _PATCH_LOCK = threading.Lock()
 
 
 def _resolve(backend: SageMakerModelBackend, config_name: str) -> Resolved:
-    """What an endpoint configuration deploys: its variants, resolved, and its DataCaptureConfig."""
+    """What an endpoint configuration deploys: its variants, resolved, its DataCaptureConfig, and how
+    many instances each variant runs (InitialInstanceCount)."""
     specs = artifacts.resolve_config(backend, config_name)
-    return specs, dict(backend.endpoint_configs[config_name].data_capture_config or {})
+    config = backend.endpoint_configs[config_name]
+    counts = {}
+    for variant in config.production_variants or []:
+        raw = variant.get("InitialInstanceCount") or 1
+        try:
+            counts[variant["VariantName"]] = max(1, int(raw))
+        except (TypeError, ValueError):
+            raise DeploymentError(
+                f"InitialInstanceCount of variant {variant['VariantName']!r} is {raw!r}: use a whole number >= 1"
+            ) from None
+    return specs, dict(config.data_capture_config or {}), counts
 
 
 def _key(backend: SageMakerModelBackend, name: str) -> Key:
@@ -545,6 +630,15 @@ def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_co
             f'Cannot update endpoint "{_endpoint_arn(self, endpoint_name)}" '
             f"while it is {endpoint.endpoint_status}: wait until it is InService."
         )
+    try:
+        policy = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None))
+    except DeploymentConfigError as error:
+        raise MotoValidationError(str(error)) from None
+    if policy.kind == "ROLLING":
+        raise MotoValidationError(
+            "DeploymentConfig.RollingUpdatePolicy is not supported by the local cloud: it deploys blue/green "
+            "only; use BlueGreenUpdatePolicy (ALL_AT_ONCE, CANARY or LINEAR)."
+        )
     service = _service()
     if service is not None:
         service.on_update(self, endpoint, endpoint_config_name)
@@ -606,4 +700,5 @@ def install(cloud) -> EndpointService:
     service = cloud.register(EndpointService(cloud))
     cloud.gateway.route("POST", INVOKE_PATH)(service.invoke)
     cloud.gateway.json("SageMaker", "UpdateEndpoint")(service.update_endpoint_api)
+    cloud.gateway.json("SageMaker", "UpdateEndpointWeightsAndCapacities")(service.update_weights_and_capacities_api)
     return service

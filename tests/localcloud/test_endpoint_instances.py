@@ -1,0 +1,167 @@
+"""Endpoint instances are model servers: N instances answer as N processes, and capacity changes in place."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.localcloud.tagged_models import Load, ask, make_config, runtime_client, upload_tagged_model, wait_status
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_clock():
+    saved = os.environ.get("LOCALCLOUD_TIME_SCALE")
+    os.environ["LOCALCLOUD_TIME_SCALE"] = "300"
+    yield
+    if saved is None:
+        os.environ.pop("LOCALCLOUD_TIME_SCALE", None)
+    else:
+        os.environ["LOCALCLOUD_TIME_SCALE"] = saved
+
+
+@pytest.fixture(scope="module")
+def artifact(cloud, tmp_path_factory):
+    s3 = boto3.client("s3", endpoint_url=cloud.url, region_name="us-east-1")
+    # each request takes a moment, so concurrent requests overlap and spread over instances
+    return upload_tagged_model(s3, tmp_path_factory.mktemp("models"), "blue", delay=0.05)
+
+
+@pytest.fixture(scope="module")
+def two_instances(cloud, artifact):
+    sm = boto3.client("sagemaker", endpoint_url=cloud.url, region_name="us-east-1")
+    make_config(sm, "two-instances", artifact, instances=2)
+    sm.create_endpoint(EndpointName="two-instances", EndpointConfigName="two-instances")
+    described = wait_status(sm, "two-instances")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    return "two-instances"
+
+
+def _sockets(cloud, name: str) -> list[list[str]]:
+    """Each instance's worker sockets, read from its folder as an operator would."""
+    found = []
+    for socket_file in sorted((cloud.state.root / "endpoints" / "us-east-1" / name).glob("*/*/ml/server-sockets")):
+        found.append(socket_file.read_text().split())
+    return found
+
+
+def test_each_instance_is_a_model_server_of_its_own(cloud, aws, two_instances):
+    variant = aws("sagemaker").describe_endpoint(EndpointName=two_instances)["ProductionVariants"][0]
+    assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (2, 2)
+    assert len(_sockets(cloud, two_instances)) == 2, "two instances, two model server folders"
+
+    with Load(cloud.url, two_instances, threads=4) as load:
+        time.sleep(1.5)
+    assert load.failures == []
+    assert len(load.instances_between(0, float("inf"))) == 2, "both instances answer"
+
+
+def test_workers_are_shared_out_between_instances(cloud, two_instances):
+    expected = max(1, min(len(os.sched_getaffinity(0)), 4) // 2)
+    assert [len(sockets) for sockets in _sockets(cloud, two_instances)] == [expected, expected]
+
+
+def test_scaling_out_and_in_drops_no_request(cloud, aws, two_instances):
+    sm = aws("sagemaker")
+    with Load(cloud.url, two_instances, threads=3) as load:
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=two_instances,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+        )
+        during = sm.describe_endpoint(EndpointName=two_instances)
+        assert during["EndpointStatus"] == "Updating"
+        variant = during["ProductionVariants"][0]
+        assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (2, 3)
+        assert variant["VariantStatus"][0]["Status"] == "Updating"
+        assert variant["VariantStatus"][0]["StatusMessage"] == "Scaling out desired instance count to 3."
+        scaled_out = wait_status(sm, two_instances)
+        settled_at = time.monotonic()
+        time.sleep(1.5)
+        assert scaled_out["EndpointStatus"] == "InService", scaled_out.get("FailureReason")
+        assert scaled_out["ProductionVariants"][0]["CurrentInstanceCount"] == 3
+        assert len(load.instances_between(settled_at, time.monotonic())) == 3
+
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=two_instances,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 1}],
+        )
+        scaled_in = wait_status(sm, two_instances)
+        settled_at = time.monotonic()
+        time.sleep(1.0)
+        remaining = load.instances_between(settled_at, time.monotonic())
+    assert scaled_in["EndpointStatus"] == "InService", scaled_in.get("FailureReason")
+    assert scaled_in["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    assert len(remaining) == 1
+    assert len(_sockets(cloud, two_instances)) == 1, "removed instances are stopped and their folders gone"
+    assert load.failures == [], load.failures[:3]
+
+
+def test_capacity_requests_sagemaker_refuses_name_the_field(aws, two_instances):
+    sm = aws("sagemaker")
+    with pytest.raises(ClientError) as zero:
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=two_instances,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 0}],
+        )
+    assert "DesiredWeightsAndCapacities[0].DesiredInstanceCount is 0" in zero.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as unknown:
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=two_instances,
+            DesiredWeightsAndCapacities=[{"VariantName": "Purple", "DesiredWeight": 1.0}],
+        )
+    assert '"Purple" is/are not present' in unknown.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="no-such-endpoint",
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 1.0}],
+        )
+    assert "Could not find endpoint" in missing.value.response["Error"]["Message"]
+
+
+def test_weights_move_traffic_between_variants(cloud, aws, artifact):
+    sm = aws("sagemaker")
+    sm.create_model(
+        ModelName="weighted-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/model-execution",
+        PrimaryContainer={
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "ModelDataUrl": artifact,
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        },
+    )
+    variants = [
+        {"VariantName": v, "ModelName": "weighted-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        for v in ("One", "Two")
+    ]
+    variants[0]["InitialVariantWeight"], variants[1]["InitialVariantWeight"] = 1.0, 0.0
+    sm.create_endpoint_config(EndpointConfigName="weighted", ProductionVariants=variants)
+    sm.create_endpoint(EndpointName="weighted", EndpointConfigName="weighted")
+    assert wait_status(sm, "weighted")["EndpointStatus"] == "InService"
+    runtime = runtime_client(cloud.url)
+    served = {
+        runtime.invoke_endpoint(EndpointName="weighted", Body=b"{}", ContentType="application/json")[
+            "InvokedProductionVariant"
+        ]
+        for _ in range(10)
+    }
+    assert served == {"One"}
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="weighted",
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "One", "DesiredWeight": 0.0},
+            {"VariantName": "Two", "DesiredWeight": 1.0},
+        ],
+    )
+    after = wait_status(sm, "weighted")
+    assert {v["VariantName"]: v["CurrentWeight"] for v in after["ProductionVariants"]} == {"One": 0.0, "Two": 1.0}
+    served = {
+        runtime.invoke_endpoint(EndpointName="weighted", Body=b"{}", ContentType="application/json")[
+            "InvokedProductionVariant"
+        ]
+        for _ in range(10)
+    }
+    assert served == {"Two"}
+    assert ask(runtime, "weighted")["model"] == "blue"
