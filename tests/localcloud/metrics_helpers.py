@@ -1,0 +1,112 @@
+"""What the CloudWatch and scaling tests share: a model whose answers the request chooses, an
+endpoint serving it, and reading a metric's statistics back as a user would."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.localcloud.test_endpoints import IMAGE, SERVING_ENV, create_endpoint, make_archive
+
+# answers by the first word of the body: "ok" 200, "bad" 400 (ValueError), "fail" 500, "slow" 200 after 60 ms
+SCRIPTED_MODEL = '''
+import json
+import time
+
+
+def model_fn(model_dir):
+    return "scripted"
+
+
+def input_fn(body, content_type):
+    return body.decode() if isinstance(body, bytes) else body
+
+
+def predict_fn(text, model):
+    word = text.split()[0] if text.split() else ""
+    if word == "bad":
+        raise ValueError("the request is not a row this model reads")
+    if word == "fail":
+        raise RuntimeError("the model broke")
+    if word == "slow":
+        time.sleep(0.06)
+    return {"echo": text}
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction), "application/json"
+'''
+
+
+def scripted_model_url(s3, bucket: str, folder: Path) -> str:
+    script = folder / "inference.py"
+    script.write_text(SCRIPTED_MODEL)
+    archive = make_archive(folder / "archive", model=None, script=script)
+    s3.upload_file(str(archive), bucket, "scripted/model.tar.gz")
+    return f"s3://{bucket}/scripted/model.tar.gz"
+
+
+def scripted_endpoint(local, name: str, model_url: str, variants: tuple[str, ...] = ("AllTraffic",)) -> str:
+    container = {"Image": IMAGE, "ModelDataUrl": model_url, "Environment": SERVING_ENV}
+    description = create_endpoint(local, name, [(variant, container, 1.0) for variant in variants])
+    assert description["EndpointStatus"] == "InService", description.get("FailureReason")
+    return name
+
+
+def send(runtime, endpoint: str, word: str, variant: str | None = None) -> int:
+    """One invocation; returns the HTTP status the caller saw (424 for a model error)."""
+    extra = {"TargetVariant": variant} if variant else {}
+    try:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=word.encode(), ContentType="text/plain", **extra)
+        return 200
+    except runtime.exceptions.ModelError:
+        return 424
+
+
+def statistics(cloudwatch, metric: str, dimensions: dict[str, str], period: int = 3600, **kinds) -> list[dict]:
+    """Every datapoint of the last hour (wall clock), oldest first."""
+    now = datetime.now(UTC)
+    answer = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=period,
+        **(kinds or {"Statistics": ["Sum", "SampleCount", "Minimum", "Maximum"]}),
+    )
+    return sorted(answer["Datapoints"], key=lambda point: point["Timestamp"])
+
+
+def total(cloudwatch, metric: str, dimensions: dict[str, str], statistic: str = "Sum") -> float:
+    return sum(point[statistic] for point in statistics(cloudwatch, metric, dimensions))
+
+
+def wait_for(condition, timeout: float = 30.0, step: float = 0.05):
+    """Poll ``condition`` until it returns something truthy; that value, or the last one at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+class TimeScale:
+    """Set LOCALCLOUD_TIME_SCALE for a module's local clouds and put the old value back after."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.saved = os.environ.get("LOCALCLOUD_TIME_SCALE")
+
+    def __enter__(self):
+        os.environ["LOCALCLOUD_TIME_SCALE"] = str(self.scale)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("LOCALCLOUD_TIME_SCALE", None)
+        else:
+            os.environ["LOCALCLOUD_TIME_SCALE"] = self.saved
