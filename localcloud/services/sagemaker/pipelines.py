@@ -4,6 +4,11 @@ moto stores pipelines (Create/Update/Describe/ListPipelines stay moto's); execut
 An execution schedules steps as their data and explicit dependencies complete, runs independent
 steps side by side, follows condition branches, and persists after every step change, so a
 restarted local cloud resumes it: completed steps keep their outputs, the interrupted step reruns.
+
+The definition's shape (branches, dependencies, cycles) is ``pipeline_graph.py``; reusing earlier
+runs is ``caching.py``; starting a failed step again is ``retries.py``. An execution that cannot go
+on (a step waits for one that will never run) fails naming the steps; it never reports success
+with reachable steps unrun.
 """
 
 from __future__ import annotations
@@ -22,45 +27,17 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.utils import get_pipeline_from_name
 
 from localcloud import ACCOUNT_ID
+from localcloud.core import clock, names
 from localcloud.core import moto_seam as seam
-from localcloud.core import names
 from localcloud.core.errors import AwsError, validation_error
+from localcloud.services.sagemaker import caching, retries
 from localcloud.services.sagemaker.expressions import ExpressionError, Resolver, typed_parameter
+from localcloud.services.sagemaker.pipeline_graph import DefinitionError, PipelineGraph
 from localcloud.services.sagemaker.s3io import split_uri
 from localcloud.services.sagemaker.steps import StepFailed, run_step
 
 FOLDER = "sagemaker/pipeline-executions"
 RUNNING = ("Executing", "Stopping")
-
-
-def _references(value: Any, found: set[str]) -> set[str]:
-    """Names of steps that an argument tree reads from (data dependencies)."""
-    if isinstance(value, dict):
-        get = value.get("Get")
-        if isinstance(get, str) and get.startswith("Steps."):
-            found.add(get.split(".")[1])
-        for item in value.values():
-            _references(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _references(item, found)
-    return found
-
-
-def dependencies(step: dict[str, Any]) -> set[str]:
-    found = _references(step.get("Arguments", {}), set(step.get("DependsOn", [])))
-    found.discard(step["Name"])
-    return found
-
-
-def all_steps(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every step by name, including those nested in condition branches."""
-    named: dict[str, dict[str, Any]] = {}
-    for step in steps:
-        named[step["Name"]] = step
-        if step["Type"] == "Condition":
-            named.update(all_steps(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])))
-    return named
 
 
 class Execution:
@@ -70,7 +47,16 @@ class Execution:
         self.service = service
         self.record = record
         self.definition = json.loads(record["PipelineDefinition"])
-        self.steps = all_steps(self.definition.get("Steps", []))
+        self.definition_error: str | None = None
+        try:
+            self.graph = PipelineGraph(self.definition)
+            for node in self.graph.nodes.values():  # settings checked before anything runs
+                caching.config(node.step)
+                retries.policies(node.step)
+        except (DefinitionError, caching.CacheConfigError, retries.RetryPolicyError) as error:
+            self.graph = PipelineGraph({"Steps": []})
+            self.definition_error = f"The pipeline definition cannot run: {error}"
+        self.steps = {name: node.step for name, node in self.graph.nodes.items()}
         self.lock = threading.RLock()
         self._property_files: dict[tuple[str, str], Any] = {}
         self._running: dict[Future, str] = {}
@@ -134,29 +120,84 @@ class Execution:
                 raise ExpressionError(f"property file {uri} is not JSON: {error}") from error
         return self._property_files[key]
 
+    # what step runners call ---------------------------------------------------------------
+    def note_metadata(self, name: str, metadata: dict[str, Any]) -> None:
+        """Show the job a step started while it runs (ListPipelineExecutionSteps names it at once)."""
+        with self.lock:
+            self.record["Steps"][name]["Metadata"] = metadata
+            self.save()
+
+    def reuse_cached_run(self, step: dict[str, Any], request: dict[str, Any]) -> tuple[dict, dict] | None:
+        """Step caching: the metadata and properties of an equal earlier run, or None to run the job.
+
+        Every job step records its cache key, so a step that turns caching on later can reuse a run
+        made before; only a step with caching enabled looks for one."""
+        name = step["Name"]
+        key = caching.cache_key(step["Type"], request)
+        with self.lock:
+            self.record["Steps"][name]["CacheKey"] = key
+        window = caching.config(step)
+        if window is None:
+            return None
+        others = [
+            r
+            for r in self.service.cloud.state.list_json(FOLDER)
+            if r["PipelineExecutionArn"] != self.record["PipelineExecutionArn"]
+        ]
+        hit = caching.find_hit(others, self.record["PipelineArn"], name, key, window, time.time())
+        if hit is None:
+            return None
+        source, source_state = hit
+        with self.lock:
+            self.record["Steps"][name]["CacheHitResult"] = {
+                "SourcePipelineExecutionArn": source["PipelineExecutionArn"]
+            }
+        return source_state["Metadata"], source_state.get("Properties", {})
+
     # driving ----------------------------------------------------------------------------
+    def _statuses(self) -> dict[str, str]:
+        return {name: state["StepStatus"] for name, state in self.record["Steps"].items()}
+
+    def _outcomes(self) -> dict[str, bool]:
+        """How each condition that has run resolved."""
+        return {
+            name: state["Metadata"]["Condition"]["Outcome"] == "True"
+            for name, state in self.record["Steps"].items()
+            if state["StepStatus"] == "Succeeded" and "Condition" in state.get("Metadata", {})
+        }
+
     def runnable(self) -> list[str]:
-        """Steps that may start now: reachable, not started, and every dependency succeeded."""
-        states = self.record["Steps"]
-        reachable = [s["Name"] for s in self.definition.get("Steps", [])]
-        for name, state in states.items():
-            if self.steps[name]["Type"] == "Condition" and state["StepStatus"] == "Succeeded":
-                branch = "IfSteps" if state["Metadata"]["Condition"]["Outcome"] == "True" else "ElseSteps"
-                reachable += [s["Name"] for s in self.steps[name]["Arguments"].get(branch, [])]
+        """Steps that may start now: on a branch taken, not started, and all they wait for succeeded."""
+        states, statuses, outcomes = self.record["Steps"], self._statuses(), self._outcomes()
         ready = []
-        for name in reachable:
+        for name in self.graph.nodes:
             if name in self._running.values():
                 continue
             if name in states and states[name]["StepStatus"] != "Starting":
                 continue  # done, failed, or running
-            deps = dependencies(self.steps[name])
-            if all(states.get(d, {}).get("StepStatus") == "Succeeded" for d in deps):
+            if self.graph.branch_taken(name, outcomes) is not True:
+                continue
+            if all(statuses.get(needed) == "Succeeded" for needed in self.graph.waits_for(name)):
                 ready.append(name)
         return ready
 
+    def unfinished(self) -> str | None:
+        """Why the execution cannot finish, if steps on a taken branch are left that will never start."""
+        statuses, outcomes = self._statuses(), self._outcomes()
+        left = [
+            name
+            for name in self.graph.nodes
+            if statuses.get(name) != "Succeeded" and self.graph.branch_taken(name, outcomes) is True
+        ]
+        if not left:
+            return None
+        return f"Steps {', '.join(map(repr, left))} can never run, so the execution cannot finish: " + "; ".join(
+            self.graph.stuck(name, outcomes, statuses) for name in left
+        )
+
     def run(self) -> None:
         limit = (self.record.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps", 2)
-        failure: str | None = None
+        failure: str | None = self.definition_error
         with ThreadPoolExecutor(max_workers=max(1, min(limit, 4)), thread_name_prefix="pipeline-step") as pool:
             while True:
                 stop_requested = self.record["PipelineExecutionStatus"] == "Stopping"
@@ -175,6 +216,8 @@ class Execution:
         if self.service.cloud.stopping.is_set() and failure is None:
             return  # cut off by a shutdown: resume() picks it up on the next start
         with self.lock:
+            if failure is None and self.record["PipelineExecutionStatus"] != "Stopping":
+                failure = self.unfinished()
             if failure:
                 self.record.update(PipelineExecutionStatus="Failed", FailureReason=failure)
             elif self.record["PipelineExecutionStatus"] == "Stopping":
@@ -199,19 +242,43 @@ class Execution:
             }
             self.save()
 
-    def _run_step(self, name: str) -> str | None:
-        """Run one step; returns the execution's failure reason if this step ends the execution."""
-        step = self.steps[name]
-        state = self.record["Steps"][name]
+    def _attempt(self, step: dict[str, Any]) -> tuple[str, str | None, dict, dict, str | None]:
+        """One attempt: (status, reason, metadata, properties, exception type for retry policies)."""
         try:
             metadata, properties = run_step(self, step)
-            status, reason = "Succeeded", None
+            return "Succeeded", None, metadata, properties, None
         except StepFailed as failed:
-            metadata, properties = failed.metadata, {}
-            status, reason = "Failed", str(failed)
+            return "Failed", str(failed), failed.metadata, {}, failed.exception_type
         except ExpressionError as error:
-            metadata, properties = {}, {}
-            status, reason = "Failed", f"ClientError: {error}"
+            return "Failed", f"ClientError: {error}", {}, {}, None
+
+    def _wait_to_retry(self, aws_seconds: float) -> bool:
+        """Sleep before a retry (on the local time scale); False if a stop came meanwhile."""
+        deadline = time.monotonic() + clock.local_seconds(aws_seconds)
+        while time.monotonic() < deadline:
+            if self.service.cloud.stopping.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+                return False
+            if self.record["PipelineExecutionStatus"] == "Stopping":
+                return False
+        return True
+
+    def _run_step(self, name: str) -> str | None:
+        """Run one step, retrying as its policies say; returns the execution's failure reason if this
+        step ends the execution."""
+        step = self.steps[name]
+        state = self.record["Steps"][name]
+        declared = retries.policies(step)
+        while True:
+            status, reason, metadata, properties, exception_type = self._attempt(step)
+            if status == "Succeeded" or self.service.cloud.stopping.is_set():
+                break
+            delay = retries.next_delay(declared, exception_type, state["AttemptCount"] - 1, state["StartTime"])
+            if delay is None or not self._wait_to_retry(delay):
+                break
+            with self.lock:
+                state.update(AttemptCount=state["AttemptCount"] + 1, Metadata={})
+                state.pop("CacheHitResult", None)
+                self.save()
         if self.service.cloud.stopping.is_set() and status == "Failed":
             return None  # the job died with the server: leave the step to be rerun on resume
         with self.lock:
@@ -342,6 +409,7 @@ class PipelinesService:
             "FailureReason",
             "Metadata",
             "AttemptCount",
+            "CacheHitResult",
         )
         return {"PipelineExecutionSteps": [{k: s[k] for k in keys if k in s} for s in steps]}
 

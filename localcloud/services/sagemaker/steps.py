@@ -1,7 +1,9 @@
 """What each pipeline step type does when it runs.
 
 Every runner takes the execution and the step's definition, and returns the step's metadata (as
-``ListPipelineExecutionSteps`` shows it) and its properties (what later steps can ``Get``).
+``ListPipelineExecutionSteps`` shows it) and its properties (what later steps can ``Get``). A runner
+that fails raises ``StepFailed`` with SageMaker's reason and, when SageMaker would classify it for a
+retry policy, the exception type (``retries.py``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from localcloud.services.sagemaker.retries import classify_client_error, classify_job_failure
+
 
 class StepFailed(Exception):
-    def __init__(self, message: str, metadata: dict[str, Any] | None = None):
+    def __init__(self, message: str, metadata: dict[str, Any] | None = None, exception_type: str | None = None):
         super().__init__(message)
         self.metadata = metadata or {}
+        self.exception_type = exception_type
 
 
 def job_name(execution, step_name: str) -> str:
@@ -27,19 +32,26 @@ def job_name(execution, step_name: str) -> str:
 
 
 def _job_step(label: str):
-    """A step that runs a SageMaker job ("Processing" or "Training") and exposes its description."""
+    """A step that runs a SageMaker job ("Processing" or "Training") and exposes its description.
+
+    An equal earlier run (step caching) is reused instead: no job starts."""
 
     def run(execution, step) -> tuple[dict, dict]:
         runner = execution.service.cloud.jobs.runner
         request = execution.resolver.resolve(step["Arguments"])
+        reused = execution.reuse_cached_run(step, request)
+        if reused is not None:
+            return reused
         request[f"{label}JobName"] = job_name(execution, step["Name"])
         make_record = runner.processing_record if label == "Processing" else runner.training_record
         record = make_record(request, _region(execution))
         record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
         metadata = {f"{label}Job": {"Arn": record[f"{label}JobArn"]}}
+        execution.note_metadata(step["Name"], metadata)
         record = (runner.run_processing if label == "Processing" else runner.run_training)(record)
         if record[f"{label}JobStatus"] != "Completed":
-            raise StepFailed(record.get("FailureReason", f"{label.lower()} job failed"), metadata)
+            reason = record.get("FailureReason", f"{label.lower()} job failed")
+            raise StepFailed(reason, metadata, classify_job_failure(reason))
         return metadata, record
 
     return run
@@ -54,13 +66,23 @@ def condition(execution, step) -> tuple[dict, dict]:
     return {"Condition": {"Outcome": str(outcome)}}, {"Outcome": outcome}
 
 
+def _api_failure(action: str, error: Exception) -> StepFailed:
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        return StepFailed(
+            f"ClientError: could not {action}: {error}", exception_type=classify_client_error(code, status)
+        )
+    return StepFailed(f"ClientError: could not {action}: {error}")
+
+
 def register_model(execution, step) -> tuple[dict, dict]:
     request = execution.resolver.resolve(step["Arguments"])
     sagemaker = execution.service.cloud.client("sagemaker", _region(execution))
     try:
         arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     except (ClientError, ParamValidationError) as error:
-        raise StepFailed(f"ClientError: could not register the model: {error}") from error
+        raise _api_failure("register the model", error) from error
     return {"RegisterModel": {"Arn": arn}}, {"ModelPackageArn": arn}
 
 
@@ -71,7 +93,7 @@ def create_model(execution, step) -> tuple[dict, dict]:
     try:
         arn = sagemaker.create_model(**request)["ModelArn"]
     except (ClientError, ParamValidationError) as error:
-        raise StepFailed(f"ClientError: could not create the model: {error}") from error
+        raise _api_failure("create the model", error) from error
     return {"Model": {"Arn": arn}}, {"ModelName": request["ModelName"]}
 
 
@@ -89,13 +111,36 @@ RUNNERS = {
     "Fail": fail,
 }
 
+# Step types SageMaker has and the local cloud cannot run, with what they would need.
+UNSUPPORTED = {
+    "ClarifyCheck": "it runs SageMaker Clarify's analysis container, which the local cloud does not have",
+    "QualityCheck": "it runs Model Monitor's analysis container, which the local cloud does not have",
+    "EMR": "it submits work to an Amazon EMR cluster, which the local cloud does not run",
+    "AutoML": "it runs a SageMaker Autopilot job, which the local cloud does not run",
+    "Tuning": "it runs a hyperparameter tuning job, which the local cloud does not run",
+    "Transform": "it runs a batch transform job, which the local cloud does not run",
+    "Lambda": "it invokes an AWS Lambda function, which pipelines on the local cloud do not invoke",
+    "Callback": "it waits for an SQS consumer to call SendPipelineExecutionStepSuccess, which the local cloud "
+    "does not implement",
+    "NotebookJob": "it runs a notebook in a SageMaker Distribution image, which the local cloud does not have",
+}
+
+
+def step_kind(step) -> str:
+    """The step's type, telling notebook jobs (Training steps that run the notebook scheduler) apart."""
+    if step["Type"] == "Training":
+        entrypoint = ((step.get("Arguments") or {}).get("AlgorithmSpecification") or {}).get("ContainerEntrypoint")
+        if entrypoint == ["amazon_sagemaker_scheduler"]:
+            return "NotebookJob"
+    return step["Type"]
+
 
 def run_step(execution, step) -> tuple[dict, dict]:
-    runner = RUNNERS.get(step["Type"])
+    kind = step_kind(step)
+    runner = RUNNERS.get(kind)
     if runner is None:
-        raise StepFailed(
-            f"step type {step['Type']!r} is not supported by the local cloud (supported: {', '.join(sorted(RUNNERS))})"
-        )
+        why = UNSUPPORTED.get(kind, f"the local cloud runs only {', '.join(sorted(RUNNERS))} steps")
+        raise StepFailed(f"{kind} steps are not supported by the local cloud: step {step['Name']!r} cannot run ({why})")
     return runner(execution, step)
 
 
