@@ -36,6 +36,8 @@ def install(cloud) -> CodePipelineService:
         "PutApprovalResult": lambda call: service.put_approval_result(call.body),
         "StopPipelineExecution": lambda call: service.stop_execution(call.body),
         "RetryStageExecution": lambda call: service.retry_stage(call.body),
+        "DisableStageTransition": lambda call: service.transitions.disable(call.body, call.region),
+        "EnableStageTransition": lambda call: service.transitions.enable(call.body, call.region),
     }
     for operation, handler in routes.items():
         cloud.gateway.json(TARGET, operation)(handler)

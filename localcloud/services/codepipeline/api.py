@@ -17,6 +17,7 @@ from localcloud import ACCOUNT_ID
 from localcloud.core import names
 from localcloud.core.errors import AwsError
 from localcloud.services.codepipeline.engine import FOLDER, Execution, StageGate
+from localcloud.services.codepipeline.transitions import Transitions
 
 MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
 
@@ -32,6 +33,7 @@ class CodePipelineService:
         self.threads: list[threading.Thread] = []
         self._gates: dict[str, StageGate] = {}
         self._lock = threading.RLock()
+        self.transitions = Transitions(cloud, self)
 
     def gate(self, pipeline_name: str) -> StageGate:
         with self._lock:
@@ -169,7 +171,7 @@ class CodePipelineService:
             )
             state: dict[str, Any] = {
                 "stageName": stage["name"],
-                "inboundTransitionState": {"enabled": True},
+                "inboundTransitionState": self.transitions.inbound_state(region, name, stage["name"]),
                 "actionStates": [],
             }
             if latest:

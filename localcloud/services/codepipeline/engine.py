@@ -4,7 +4,8 @@ An execution's record (the answer to GetPipelineExecution plus its stages' and a
 is saved after every change, so a restarted local cloud resumes it: completed actions keep their
 outputs, an interrupted action re-runs, a waiting approval goes on waiting with the same token.
 Stages are gated per pipeline as CodePipeline's execution modes gate them (SUPERSEDED by default:
-an execution waiting for a stage is superseded by a newer one that arrives to wait there too).
+an execution waiting for a stage is superseded by a newer one that arrives to wait there too), and
+by transitions a user disabled (``transitions.py``): an execution waits at a disabled one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class StageGate:
         me = execution.execution_id
         with self.condition:
             queue = self.waiting.setdefault(stage, [])
-            while self.owners.get(stage) not in (None, me):
+            while self.owners.get(stage) not in (None, me) or execution.held_before(stage):
                 if me not in queue:
                     if mode == "SUPERSEDED":
                         for older in queue:
@@ -81,6 +82,11 @@ class Execution:
         with self.lock:
             self.record["lastUpdateTime"] = time.time()
             self.service.cloud.state.write_json(f"{FOLDER}/{self.execution_id}.json", self.record)
+
+    def held_before(self, stage: str) -> str | None:
+        """Why the execution may not enter ``stage`` yet: a disabled transition (None: it may)."""
+        stage_names = [s["name"] for s in self.record["pipeline"]["stages"]]
+        return self.service.transitions.blocked(self.record["region"], self.pipeline_name, stage_names, stage)
 
     def should_stop(self) -> bool:
         if self.service.cloud.stopping.is_set():
