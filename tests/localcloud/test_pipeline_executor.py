@@ -728,3 +728,44 @@ def test_a_bad_retry_policy_fails_naming_the_field(sagemaker):
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "'Work'" in described["FailureReason"] and "RetryPolicies[0].MaxAttempts" in described["FailureReason"]
     assert steps == {}
+
+
+@pytest.fixture()
+def sandbox_always_fails(monkeypatch):
+    """The host cannot start any job's sandbox."""
+
+    def broken(*args, **kwargs):
+        raise OSError("could not start the job's sandbox")
+
+    monkeypatch.setattr(sandbox, "run", broken)
+
+
+def test_retries_stop_after_max_attempts(sagemaker, sandbox_always_fails):
+    policies = [
+        {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 1, "BackoffRate": 1.0, "MaxAttempts": 2}
+    ]
+    arn, described, steps = run(sagemaker, "retry-persistent", _retried(tiny("Work"), policies))
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert steps["Work"]["AttemptCount"] == 3, "the first attempt and MaxAttempts retries"
+    assert len(jobs_of(sagemaker, arn)) == 3
+
+
+def test_a_stop_while_waiting_to_retry_stops_the_execution(sagemaker, sandbox_always_fails):
+    # 1200 AWS seconds: at the default local time scale, 40 s of waiting the stop must cut short
+    policies = [{"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 1200, "MaxAttempts": 1}]
+    definition = _retried(tiny("Work"), policies)
+    sagemaker.create_pipeline(PipelineName="retry-stopped", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
+    arn = sagemaker.start_pipeline_execution(PipelineName="retry-stopped")["PipelineExecutionArn"]
+    deadline = time.monotonic() + 30
+    while (
+        not jobs_of(sagemaker, arn)
+        or sagemaker.describe_processing_job(ProcessingJobName=jobs_of(sagemaker, arn)[0])["ProcessingJobStatus"]
+        == "InProgress"
+    ):
+        assert time.monotonic() < deadline, "the first attempt never ended"
+        time.sleep(0.1)
+    sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
+    described = wait(sagemaker, arn, timeout=10)
+    assert described["PipelineExecutionStatus"] == "Stopped"
+    assert list_steps(sagemaker, arn)["Work"]["StepStatus"] == "Stopped"
+    assert len(jobs_of(sagemaker, arn)) == 1, "no retry started after the stop"

@@ -273,7 +273,11 @@ class Execution:
             if status == "Succeeded" or self.service.cloud.stopping.is_set():
                 break
             delay = retries.next_delay(declared, exception_type, state["AttemptCount"] - 1, state["StartTime"])
-            if delay is None or not self._wait_to_retry(delay):
+            if delay is None:
+                break
+            if not self._wait_to_retry(delay):
+                if self.record["PipelineExecutionStatus"] == "Stopping":
+                    status, reason = "Stopped", None  # stopped while waiting to retry: nothing more runs
                 break
             with self.lock:
                 state.update(AttemptCount=state["AttemptCount"] + 1, Metadata={})
