@@ -223,6 +223,8 @@ def build_archive(folder: Path) -> tuple[Path, object, list[float]]:
     train_dir, content = folder / "train", folder / "content"
     train_dir.mkdir()
     data[["target", *data.columns.drop("target")]].to_csv(train_dir / "train.csv", index=False)
+    (train_dir / "dataset.json").write_text('{"problem_type": "binary_classification"}')  # as Preprocess writes
+    sys.path.insert(0, str(TRAINING_SCRIPTS))  # train.py imports features.py, as in the training job
     load_script(TRAINING_SCRIPTS / "train.py").train(train_dir, content)
     archive = folder / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:

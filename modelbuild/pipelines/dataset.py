@@ -1,8 +1,9 @@
 """Where the training data comes from when no InputDataUrl is given.
 
 New data lands under the artifact bucket's ``data/`` prefix (the project's data-arrival trigger
-watches it and starts a build), so the newest CSV there is used; with none, the CSV shipped in
-this repository is staged in S3 on demand.
+watches it and starts a build), so the newest CSV there is used, whatever it holds: an empty or
+broken upload fails the Preprocess step with a message naming it, instead of being passed over
+for older data. With no CSV there, the CSV shipped in this repository is staged in S3 on demand.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ LANDING_PREFIX = "data/"
 
 
 def latest_landed_dataset(bucket: str, region: str, prefix: str = LANDING_PREFIX) -> str | None:
-    """The S3 URI of the newest ``.csv`` under ``prefix`` of the bucket, or None if there is none."""
+    """The S3 URI of the newest ``.csv`` under ``prefix`` of the bucket (empty ones too), or None."""
     s3 = boto3.Session(region_name=region).client("s3")
     newest = None
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            if item["Key"].lower().endswith(".csv") and item["Size"] > 0:
+            if item["Key"].lower().endswith(".csv"):
                 if newest is None or (item["LastModified"], item["Key"]) > (
                     newest["LastModified"],
                     newest["Key"],

@@ -1,4 +1,4 @@
-"""Assemble the ModelBuild pipeline: Preprocess -> Train -> Evaluate -> CheckAccuracy -> Register | Fail.
+"""Assemble the ModelBuild pipeline: Preprocess -> Train -> Evaluate -> CheckQuality -> Register | Fail.
 
 `get_pipeline(...)` is what run_pipeline.py and get_pipeline_definition.py call. Building it
 uploads the step code (and, without an explicit input_data_url, the shipped dataset) to
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from sagemaker.mlops.workflow.pipeline import Pipeline
 
+from pipelines.context import StepContext
 from pipelines.dataset import latest_landed_dataset, upload_default_dataset
 from pipelines.images import sklearn_image_uri
 from pipelines.parameters import build_parameters
 from pipelines.session import pipeline_session
-from pipelines.steps.check_accuracy import check_accuracy_step
-from pipelines.steps.evaluate import evaluate_step, evaluation_report
+from pipelines.steps.evaluate import evaluate_step
 from pipelines.steps.preprocess import preprocess_step
+from pipelines.steps.quality_gate import quality_gate_step
 from pipelines.steps.register import register_step
 from pipelines.steps.train import train_step
 
@@ -57,25 +58,26 @@ def get_pipeline(
         input_data_url = latest_landed_dataset(default_bucket, region) or upload_default_dataset(
             default_bucket, base_job_prefix, region
         )
-    params = build_parameters(input_data_url)
-
-    job_image = sklearn_image_uri(region, "training")
-    serving_image = sklearn_image_uri(region, "inference")
-    report = evaluation_report()
-
-    preprocess = preprocess_step(session, params, role, job_image, default_bucket, base_job_prefix)
-    train = train_step(session, params, role, job_image, default_bucket, base_job_prefix, preprocess)
-    evaluate = evaluate_step(
-        session, params, role, job_image, default_bucket, base_job_prefix, preprocess, train, report
+    ctx = StepContext(
+        session=session,
+        role=role,
+        bucket=default_bucket,
+        base_job_prefix=base_job_prefix,
+        params=build_parameters(input_data_url),
+        job_image_uri=sklearn_image_uri(region, "training"),
+        serving_image_uri=sklearn_image_uri(region, "inference"),
+        model_package_group_name=model_package_group_name,
     )
-    register = register_step(
-        session, params, role, serving_image, model_package_group_name, preprocess, train, evaluate
-    )
-    check = check_accuracy_step(params, evaluate, report, register)
+
+    preprocess = preprocess_step(ctx)
+    train = train_step(ctx, preprocess)
+    evaluate = evaluate_step(ctx, preprocess, train)
+    register = register_step(ctx, preprocess, train, evaluate)
+    check = quality_gate_step(evaluate, register)
 
     return Pipeline(
         name=pipeline_name,
-        parameters=params.as_list(),
+        parameters=ctx.params.as_list(),
         steps=[preprocess, train, evaluate, check],
         sagemaker_session=session,
     )

@@ -46,13 +46,9 @@ def parse_parameters(text: str | None) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(
-            f'--parameters must be a JSON object such as {{"AccuracyThreshold": 0.95}}: {err}'
-        ) from err
+        raise ValueError(f'--parameters must be a JSON object such as {{"AccuracyThreshold": 0.95}}: {err}') from err
     if not isinstance(value, dict):
-        raise ValueError(
-            f'--parameters must be a JSON object such as {{"AccuracyThreshold": 0.95}}, got {text!r}'
-        )
+        raise ValueError(f'--parameters must be a JSON object such as {{"AccuracyThreshold": 0.95}}, got {text!r}')
     return value
 
 
@@ -131,9 +127,7 @@ def report(description: dict, steps: list[dict], out: TextIO = sys.stdout) -> in
 def build_arg_parser() -> argparse.ArgumentParser:
     env = os.environ
     parser = argparse.ArgumentParser(description="Upsert, start and follow the ModelBuild pipeline.")
-    parser.add_argument(
-        "--region", default=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"), help="[AWS_REGION]"
-    )
+    parser.add_argument("--region", default=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"), help="[AWS_REGION]")
     parser.add_argument(
         "--role-arn",
         default=env.get("SAGEMAKER_PIPELINE_ROLE_ARN"),
@@ -145,20 +139,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
         default=env.get("MODEL_PACKAGE_GROUP_NAME"),
         help="[MODEL_PACKAGE_GROUP_NAME]",
     )
-    parser.add_argument(
-        "--pipeline-name", default=env.get("SAGEMAKER_PIPELINE_NAME"), help="[SAGEMAKER_PIPELINE_NAME]"
-    )
+    parser.add_argument("--pipeline-name", default=env.get("SAGEMAKER_PIPELINE_NAME"), help="[SAGEMAKER_PIPELINE_NAME]")
     parser.add_argument(
         "--project-name",
         default=env.get("SAGEMAKER_PROJECT_NAME"),
         help="tags the pipeline; also the default job prefix [SAGEMAKER_PROJECT_NAME]",
     )
-    parser.add_argument(
-        "--project-id", default=env.get("SAGEMAKER_PROJECT_ID"), help="[SAGEMAKER_PROJECT_ID]"
-    )
-    parser.add_argument(
-        "--base-job-prefix", default=None, help="job name / S3 key prefix (default: project name)"
-    )
+    parser.add_argument("--project-id", default=env.get("SAGEMAKER_PROJECT_ID"), help="[SAGEMAKER_PROJECT_ID]")
+    parser.add_argument("--base-job-prefix", default=None, help="job name / S3 key prefix (default: project name)")
     parser.add_argument(
         "--input-data-url",
         default=None,

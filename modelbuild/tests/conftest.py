@@ -1,4 +1,8 @@
-"""Shared fixtures: a local S3/SageMaker stand-in (moto server), the built pipeline, script runs."""
+"""Shared fixtures: a moto server standing in for S3/SageMaker, the built pipeline, script runs.
+
+Nothing here imports the SageMaker SDK at module level: tests/scripts/ runs with only the
+image's libraries installed (requirements-image.txt).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "pipelines" / "scripts"
+TRAINING = SCRIPTS / "training"
 SHIPPED_CSV = REPO / "data" / "breast_cancer.csv"
 REGION = "us-east-1"
 BUCKET = "sagemaker-project-p-test1234"
@@ -25,7 +30,13 @@ PREFIX = "demo"
 
 
 def load_script(relative: str):
-    """Import a step script by path (they are standalone files, not package modules)."""
+    """Import a step script by path (they are standalone files, not package modules).
+
+    The training folder goes on sys.path, as it is for `python train.py` in the training job,
+    so train.py finds features.py (and pickled models refer to it by that module name).
+    """
+    if str(TRAINING) not in sys.path:
+        sys.path.insert(0, str(TRAINING))
     path = SCRIPTS / relative
     name = "script_" + path.stem
     spec = importlib.util.spec_from_file_location(name, path)
@@ -97,35 +108,70 @@ def definition(pipeline) -> dict:
     return json.loads(pipeline.definition())
 
 
-@pytest.fixture(scope="session")
-def step_run(tmp_path_factory) -> dict:
-    """Preprocess -> train -> evaluate on the shipped data, laid out as SageMaker would.
+def sklearn_dataset(name: str):
+    """One of scikit-learn's bundled datasets as a frame with `target` first (no download)."""
+    import pandas as pd
+    from sklearn import datasets
 
-    Returns the paths of the produced artifacts, for tests that need a real model or report.
-    """
-    root = tmp_path_factory.mktemp("opt_ml")
-    data_dir = root / "processing" / "input" / "data"
-    data_dir.mkdir(parents=True)
-    shutil.copy(SHIPPED_CSV, data_dir)
-    load_script("preprocess.py").preprocess(data_dir, root / "processing")
+    bunch = {"wine": datasets.load_wine, "diabetes": datasets.load_diabetes}[name]()
+    frame = pd.DataFrame(bunch.data, columns=[c.replace(" ", "_") for c in bunch.feature_names])
+    frame.insert(0, "target", bunch.target)
+    return frame
 
-    model_dir = root / "model"
-    load_script("training/train.py").train(
-        root / "processing" / "train", model_dir, root / "processing" / "validation"
-    )
-    archive_dir = root / "processing" / "model"
-    archive_dir.mkdir(parents=True)
+
+def archive_model(model_dir: Path, archive_dir: Path) -> Path:
+    """Pack a model directory as SageMaker uploads it: model.tar.gz with the files at its root."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive_dir / "model.tar.gz", "w:gz") as tar:
         for item in sorted(model_dir.iterdir()):
             tar.add(item, arcname=item.name)
+    return archive_dir / "model.tar.gz"
 
+
+# Thresholds the script tests pass to evaluate.py; the pipeline's defaults are tested elsewhere.
+THRESHOLDS = {"AccuracyThreshold": 0.5, "R2Threshold": 0.1}
+
+
+def run_steps(root: Path, csv: Path, **train_options) -> dict:
+    """Preprocess -> train -> evaluate on one CSV, laid out as SageMaker would; the artifacts' paths."""
+    data_dir = root / "processing" / "input" / "data"
+    data_dir.mkdir(parents=True)
+    shutil.copy(csv, data_dir)
+    load_script("preprocess.py").preprocess(data_dir, root / "processing")
+    model_dir = root / "model"
+    load_script("training/train.py").train(
+        root / "processing" / "train", model_dir, root / "processing" / "validation", **train_options
+    )
+    archive = archive_model(model_dir, root / "processing" / "model")
     evaluation_dir = root / "processing" / "evaluation"
-    load_script("evaluate.py").evaluate(archive_dir, root / "processing" / "test", evaluation_dir)
+    load_script("evaluate.py").evaluate(archive.parent, root / "processing" / "test", evaluation_dir, THRESHOLDS)
     return {
         "root": root,
         "splits": root / "processing",
         "model_dir": model_dir,
-        "archive": archive_dir / "model.tar.gz",
+        "archive": archive,
         "evaluation": evaluation_dir / "evaluation.json",
-        "png": evaluation_dir / "confusion_matrix.png",
+        "plots": sorted(evaluation_dir.glob("*.svg")),
     }
+
+
+@pytest.fixture(scope="session")
+def step_run(tmp_path_factory) -> dict:
+    """The three steps on the shipped (binary) data."""
+    return run_steps(tmp_path_factory.mktemp("opt_ml"), SHIPPED_CSV)
+
+
+@pytest.fixture(scope="session")
+def multiclass_run(tmp_path_factory) -> dict:
+    """The three steps on scikit-learn's wine data (3 classes)."""
+    root = tmp_path_factory.mktemp("wine")
+    sklearn_dataset("wine").to_csv(root / "wine.csv", index=False)
+    return run_steps(root / "run", root / "wine.csv")
+
+
+@pytest.fixture(scope="session")
+def regression_run(tmp_path_factory) -> dict:
+    """The three steps on scikit-learn's diabetes data (a number to predict)."""
+    root = tmp_path_factory.mktemp("diabetes")
+    sklearn_dataset("diabetes").to_csv(root / "diabetes.csv", index=False)
+    return run_steps(root / "run", root / "diabetes.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import yaml
@@ -28,6 +29,25 @@ def test_uses_python_3_12_and_installs_requirements():
     spec = buildspec()
     assert spec["phases"]["install"]["runtime-versions"]["python"] == 3.12
     assert any("requirements.txt" in c for c in spec["phases"]["install"]["commands"])
+
+
+def requirement_names(path) -> set[str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return {re.split(r"[=<>\[; ]", line)[0].lower() for line in lines if line and not line.startswith("-r")}
+
+
+def test_the_build_installs_only_what_the_build_runs():
+    """The step scripts run in the scikit-learn image with its libraries, not in the build."""
+    assert requirement_names(REPO / "requirements.txt") == {"sagemaker", "boto3"}
+
+
+def test_the_script_libraries_are_pinned_at_the_version_of_the_image_the_pipeline_names():
+    from pipelines.images import SKLEARN_FRAMEWORK_VERSION
+
+    pins = dict(line.split("==") for line in (REPO / "requirements-image.txt").read_text().splitlines() if "==" in line)
+    major_minor = SKLEARN_FRAMEWORK_VERSION.split("-")[0]
+    assert pins["scikit-learn"].startswith(major_minor + "."), (pins["scikit-learn"], SKLEARN_FRAMEWORK_VERSION)
+    assert {"numpy", "scipy", "pandas"} <= set(pins)
 
 
 def test_run_pipeline_command_receives_every_contract_variable():

@@ -63,9 +63,9 @@ def test_report_of_a_failed_execution_names_the_step_and_reason():
     out = io.StringIO()
     steps = [
         {"StepName": "Preprocess", "StepStatus": "Succeeded"},
-        {"StepName": "CheckAccuracy", "StepStatus": "Succeeded"},
+        {"StepName": "CheckQuality", "StepStatus": "Succeeded"},
         {
-            "StepName": "AccuracyBelowThreshold",
+            "StepName": "QualityBelowThreshold",
             "StepStatus": "Failed",
             "FailureReason": "Model accuracy 0.62 is below the AccuracyThreshold of 0.9",
         },
@@ -74,10 +74,7 @@ def test_report_of_a_failed_execution_names_the_step_and_reason():
     assert code == 1
     text = out.getvalue()
     assert "Preprocess" in text and "Succeeded" in text
-    assert (
-        "Step 'AccuracyBelowThreshold' failed: Model accuracy 0.62 is below the AccuracyThreshold of 0.9"
-        in text
-    )
+    assert "Step 'QualityBelowThreshold' failed: Model accuracy 0.62 is below the AccuracyThreshold of 0.9" in text
 
 
 def test_report_of_a_success_exits_zero():
@@ -89,9 +86,7 @@ def test_report_of_a_success_exits_zero():
 
 def test_report_without_a_failed_step_uses_the_execution_reason():
     out = io.StringIO()
-    code = run_pipeline.report(
-        {"PipelineExecutionStatus": "Stopped", "FailureReason": "stopped by user"}, [], out
-    )
+    code = run_pipeline.report({"PipelineExecutionStatus": "Stopped", "FailureReason": "stopped by user"}, [], out)
     assert code == 1 and "Pipeline execution stopped: stopped by user" in out.getvalue()
 
 
@@ -149,20 +144,16 @@ def test_upserts_with_project_tags_and_starts_from_the_codebuild_environment(aws
     pipeline = sagemaker.describe_pipeline(PipelineName="sagemaker-demo-cli")
     assert pipeline["RoleArn"] == ROLE
     definition = json.loads(pipeline["PipelineDefinition"])
-    assert [s["Name"] for s in definition["Steps"]][-1] == "CheckAccuracy"
+    assert [s["Name"] for s in definition["Steps"]][-1] == "CheckQuality"
     tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]}
     assert tags["sagemaker:project-name"] == "demo"
     assert tags["sagemaker:project-id"] == "p-test1234"
-    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")[
-        "PipelineExecutionSummaries"
-    ]
+    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")["PipelineExecutionSummaries"]
     assert len(executions) == 1
 
     # A second run updates the same pipeline instead of failing on the name.
     assert run_pipeline.main(["--no-wait"], io.StringIO()) == 0
-    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")[
-        "PipelineExecutionSummaries"
-    ]
+    executions = sagemaker.list_pipeline_executions(PipelineName="sagemaker-demo-cli")["PipelineExecutionSummaries"]
     assert len(executions) == 2
 
 

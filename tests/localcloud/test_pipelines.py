@@ -30,10 +30,10 @@ def test_good_model_is_registered_pending_approval(sagemaker, good_run):
         "Preprocess": "Succeeded",
         "Train": "Succeeded",
         "Evaluate": "Succeeded",
-        "CheckAccuracy": "Succeeded",
+        "CheckQuality": "Succeeded",
         "Register": "Succeeded",
     }
-    assert steps["CheckAccuracy"]["Metadata"]["Condition"]["Outcome"] == "True"
+    assert steps["CheckQuality"]["Metadata"]["Condition"]["Outcome"] == "True"
     package_arn = steps["Register"]["Metadata"]["RegisterModel"]["Arn"]
     package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -84,7 +84,7 @@ def test_impossible_threshold_fails_with_accuracy_and_registers_nothing(sagemake
     assert "1.01" in described["FailureReason"] and "accuracy" in described["FailureReason"].lower()
     steps = mb.steps(sagemaker, arn)
     assert "Register" not in steps
-    assert steps["CheckAccuracy"]["Metadata"]["Condition"]["Outcome"] == "False"
+    assert steps["CheckQuality"]["Metadata"]["Condition"]["Outcome"] == "False"
     after = sagemaker.list_model_packages(ModelPackageGroupName=mb.GROUP)["ModelPackageSummaryList"]
     assert len(after) == len(before)
 

@@ -1,27 +1,36 @@
-"""Evaluate step: score the trained model on the held-out test split.
+"""Evaluate step: score the trained model on the held-out test split and decide the quality gate.
 
 Runs inside the scikit-learn processing container as
-`python3 /opt/ml/processing/input/code/evaluate.py [--target-column target]`, with
+`python3 /opt/ml/processing/input/code/evaluate.py --accuracy-threshold 0.9 --r2-threshold 0.3 ...`, with
   --model-dir   (default /opt/ml/processing/model)       holding the training job's model.tar.gz
-  --test-dir    (default /opt/ml/processing/test)        holding test.csv (target column first)
-  --output-dir  (default /opt/ml/processing/evaluation)  receiving evaluation.json and confusion_matrix.png
+  --test-dir    (default /opt/ml/processing/test)        holding test.csv (target first) and dataset.json
+  --output-dir  (default /opt/ml/processing/evaluation)  receiving evaluation.json and a plot
 
-evaluation.json follows SageMaker's model-quality metrics format, e.g.
+evaluation.json follows SageMaker's model-quality metrics format, with the section for the
+problem type Preprocess decided (dataset.json):
   {"binary_classification_metrics": {"accuracy": {"value": 0.97, "standard_deviation": 0.01}, ...}}
-The pipeline reads `binary_classification_metrics.accuracy.value` from it to decide whether to
-register the model, and attaches the file to the model package as its model-quality statistics.
-Standard deviations are bootstrap estimates over the test set (seeded, so runs repeat exactly).
+  {"multiclass_classification_metrics": {"accuracy": ..., "weighted_f1": ..., "confusion_matrix": ...}}
+  {"regression_metrics": {"mae": ..., "mse": ..., "rmse": ..., "r2": ...}}
+plus one entry that is there for every type, the quality gate the pipeline's condition reads:
+  "quality_gate": {"problem_type": "regression", "metric": "r2", "value": 0.46,
+                   "threshold": 0.3, "threshold_parameter": "R2Threshold"}
+Classifiers are gated on accuracy (AccuracyThreshold), regressors on R² (R2Threshold); both are
+"higher is better", so the condition is always value >= threshold. The plot is
+confusion_matrix.svg for classes and residuals.svg for a regression (plain SVG: the image has no
+plotting library). Standard deviations are bootstrap estimates over the test set (seeded, so
+runs repeat exactly).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import joblib
 import numpy as np
@@ -35,8 +44,17 @@ DEFAULT_OUTPUT_DIR = "/opt/ml/processing/evaluation"
 DEFAULT_MESSAGE_FILE = "/opt/ml/output/message"
 MODEL_ARCHIVE = "model.tar.gz"
 MODEL_FILE = "model.joblib"
+DATASET_FILE = "dataset.json"
+REPORT_FILE = "evaluation.json"
+GATE_KEY = "quality_gate"
 BOOTSTRAP_ROUNDS = 200  # resamples for the standard deviations
 BOOTSTRAP_SEED = 0
+# problem type -> (gated metric, the pipeline parameter holding its threshold)
+GATES = {
+    "binary_classification": ("accuracy", "AccuracyThreshold"),
+    "multiclass_classification": ("accuracy", "AccuracyThreshold"),
+    "regression": ("r2", "R2Threshold"),
+}
 
 
 class EvaluationError(ValueError):
@@ -44,40 +62,51 @@ class EvaluationError(ValueError):
 
 
 def load_model(model_dir: Path, work_dir: Path):
-    """Unpack model.tar.gz (or use an already unpacked model.joblib) and load the classifier."""
+    """Unpack model.tar.gz (or use an already unpacked model.joblib) and load the fitted Pipeline.
+
+    The archive's code/ folder (features.py) goes on sys.path first: the model's feature steps
+    may use functions defined there.
+    """
     archive = Path(model_dir) / MODEL_ARCHIVE
+    root = Path(model_dir)
     if archive.is_file():
         try:
             with tarfile.open(archive) as tar:
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(work_dir, filter="data")
-                else:  # pragma: no cover - Pythons without extraction filters
-                    tar.extractall(work_dir)
+                tar.extractall(work_dir, filter="data")
         except (tarfile.TarError, OSError) as err:
             raise EvaluationError(f"cannot unpack {archive}: {err}") from err
-        model_path = Path(work_dir) / MODEL_FILE
-    else:
-        model_path = Path(model_dir) / MODEL_FILE
+        root = Path(work_dir)
+    model_path = root / MODEL_FILE
     if not model_path.is_file():
         raise EvaluationError(
             f"no {MODEL_ARCHIVE} containing {MODEL_FILE} (nor a bare {MODEL_FILE}) in {model_dir}: "
             "the training step must write model.joblib into SM_MODEL_DIR"
         )
-    return joblib.load(model_path)
+    code_dir = str(root / "code")
+    sys.path.insert(0, code_dir)
+    try:
+        return joblib.load(model_path)
+    finally:
+        sys.path.remove(code_dir)
 
 
-def load_test_split(test_dir: Path, target_column: str) -> tuple[pd.DataFrame, np.ndarray]:
+def load_test_split(test_dir: Path, target_column: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """Features, target and the dataset description Preprocess wrote next to test.csv."""
     path = Path(test_dir) / "test.csv"
     if not path.is_file():
         raise EvaluationError(f"expected {path} from the preprocess step's 'test' output")
+    description_path = Path(test_dir) / DATASET_FILE
+    if not description_path.is_file():
+        raise EvaluationError(f"expected {description_path} from the preprocess step's 'test' output")
+    description = json.loads(description_path.read_text())
+    if description.get("problem_type") not in GATES:
+        raise EvaluationError(f"{description_path}: unknown problem_type {description.get('problem_type')!r}")
     frame = pd.read_csv(path)
     if target_column not in frame.columns:
-        raise EvaluationError(
-            f"test.csv has no '{target_column}' column: set TargetColumn to the label column"
-        )
+        raise EvaluationError(f"test.csv has no '{target_column}' column: set TargetColumn to the label column")
     if frame.empty:
         raise EvaluationError("test.csv has no rows: the input data set is too small")
-    return frame.drop(columns=[target_column]), frame[target_column].to_numpy()
+    return frame.drop(columns=[target_column]), frame[target_column].to_numpy(), description
 
 
 def _stat(value: float, samples: list[float]) -> dict:
@@ -122,9 +151,7 @@ def confusion(labels: np.ndarray, predicted: np.ndarray, classes: list[int]) -> 
     return {str(a): {str(p): int(matrix[i][j]) for j, p in enumerate(classes)} for i, a in enumerate(classes)}
 
 
-def binary_metrics(
-    labels: np.ndarray, predicted: np.ndarray, positive_scores: np.ndarray, classes: list[int]
-) -> dict:
+def binary_metrics(labels: np.ndarray, predicted: np.ndarray, positive_scores: np.ndarray, classes: list[int]) -> dict:
     """Metrics for two classes; the larger label (1) is the positive class."""
     positive = classes[1]
     is_positive = labels == positive
@@ -134,10 +161,7 @@ def binary_metrics(
         _binary_scores(is_positive[idx], predicted_positive[idx], positive_scores[idx])
         for idx in _bootstrap_indices(len(labels))
     ]
-    result = {
-        name: _stat(value, [s[name] for s in samples if not np.isnan(s[name])])
-        for name, value in point.items()
-    }
+    result = {name: _stat(value, [s[name] for s in samples if not np.isnan(s[name])]) for name, value in point.items()}
     tn, fp, fn, tp = skm.confusion_matrix(labels, predicted, labels=classes).ravel()
     result["true_positive_rate"] = _stat(tp / max(tp + fn, 1), [])
     result["true_negative_rate"] = _stat(tn / max(tn + fp, 1), [])
@@ -171,49 +195,126 @@ def multiclass_metrics(labels: np.ndarray, predicted: np.ndarray, classes: list[
     return {"multiclass_classification_metrics": result}
 
 
-def plot_confusion_matrix(report: dict, path: Path) -> None:
-    """Save the confusion matrix as a labelled heat map PNG (skipped, with a warning, without matplotlib)."""
-    # Containers often run with a read-only home: give matplotlib a writable cache directory.
-    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="matplotlib-"))
-    try:
-        import matplotlib
-    except ImportError:
-        print(f"warning: matplotlib is not installed in this image, {path.name} not written", file=sys.stderr)
-        return
+def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict:
+    """MAE, MSE, RMSE and R² (SageMaker's regression_metrics section)."""
+    measures = {
+        "mae": lambda y, p: skm.mean_absolute_error(y, p),
+        "mse": lambda y, p: skm.mean_squared_error(y, p),
+        "rmse": lambda y, p: math.sqrt(skm.mean_squared_error(y, p)),
+        "r2": lambda y, p: skm.r2_score(y, p),
+    }
+    indices = [idx for idx in _bootstrap_indices(len(actual)) if np.unique(actual[idx]).size > 1]
+    return {
+        "regression_metrics": {
+            name: _stat(fn(actual, predicted), [fn(actual[idx], predicted[idx]) for idx in indices])
+            for name, fn in measures.items()
+        }
+    }
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    section = next(iter(report.values()))
-    cm = section["confusion_matrix"]
-    classes = list(cm)
-    counts = np.array([[cm[a][p] for p in classes] for a in classes])
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
-    ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(len(classes)), labels=classes)
-    ax.set_yticks(range(len(classes)), labels=classes)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("actual label")
-    ax.set_title(f"accuracy {section['accuracy']['value']:.3f}")
-    threshold = counts.max() / 2 if counts.size else 0
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(
-                j,
-                i,
-                str(counts[i, j]),
-                ha="center",
-                va="center",
-                color="white" if counts[i, j] > threshold else "black",
+def quality_gate(report: dict, problem_type: str, thresholds: dict[str, float]) -> dict:
+    """The one entry the pipeline's condition reads, whatever the problem type."""
+    metric, parameter = GATES[problem_type]
+    section = report[f"{problem_type}_metrics"]
+    return {
+        "problem_type": problem_type,
+        "metric": metric,
+        "value": section[metric]["value"],
+        "threshold": float(thresholds[parameter]),
+        "threshold_parameter": parameter,
+    }
+
+
+def _svg(width: int, height: int, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">\n' + "\n".join(body) + "\n</svg>\n"
+    )
+
+
+def confusion_matrix_svg(matrix: dict, title: str) -> str:
+    """A labelled heat map of {actual: {predicted: count}}: darker is more rows."""
+    classes = list(matrix)
+    cell, margin = 48, 70
+    size = margin + cell * len(classes) + 10
+    largest = max([matrix[a][p] for a in classes for p in classes] + [1])
+    body = [f'<text x="{size / 2}" y="18" text-anchor="middle">{escape(title)}</text>']
+    body.append(f'<text x="{margin + cell * len(classes) / 2}" y="{size - 0}" text-anchor="middle">predicted</text>')
+    body.append(
+        f'<text x="12" y="{margin + cell * len(classes) / 2}" transform="rotate(-90 12 '
+        f'{margin + cell * len(classes) / 2})" text-anchor="middle">actual</text>'
+    )
+    for i, actual in enumerate(classes):
+        y = margin - 30 + i * cell
+        body.append(f'<text x="{margin - 8}" y="{y + cell / 2 + 4}" text-anchor="end">{escape(actual)}</text>')
+        for j, predicted in enumerate(classes):
+            x = margin + j * cell
+            count = matrix[actual][predicted]
+            shade = int(245 - 190 * count / largest)
+            ink = "white" if count > largest / 2 else "black"
+            fill = f"rgb({shade},{shade},255)"
+            body.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}"/>')
+            body.append(
+                f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" fill="{ink}">{count}</text>'
             )
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    for j, predicted in enumerate(classes):
+        x, y = margin + j * cell + cell / 2, margin - 30 + len(classes) * cell + 16
+        body.append(f'<text x="{x}" y="{y}" text-anchor="middle">{escape(predicted)}</text>')
+    return _svg(size, size + 10, body)
 
 
-def evaluate(model_dir: Path, test_dir: Path, output_dir: Path, target_column: str = "target") -> dict:
-    """Score the model on test.csv, write evaluation.json and confusion_matrix.png, return the report."""
-    features, labels = load_test_split(test_dir, target_column)
+def residuals_svg(actual: np.ndarray, predicted: np.ndarray, title: str) -> str:
+    """Residual (actual - predicted) against predicted value, one dot per test row, zero line dashed."""
+    width, height, pad = 420, 320, 40
+    residuals = actual - predicted
+    x_low, x_high = float(predicted.min()), float(predicted.max())
+    span = float(np.abs(residuals).max()) or 1.0
+    x_span = (x_high - x_low) or 1.0
+
+    def x_of(value: float) -> float:
+        return pad + (value - x_low) / x_span * (width - 2 * pad)
+
+    def y_of(value: float) -> float:
+        return height / 2 - value / span * (height / 2 - pad)
+
+    body = [
+        f'<text x="{width / 2}" y="18" text-anchor="middle">{escape(title)}</text>',
+        f'<line x1="{pad}" y1="{y_of(0)}" x2="{width - pad}" y2="{y_of(0)}" stroke="grey" stroke-dasharray="4 3"/>',
+        f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">predicted ({x_low:.3g} to {x_high:.3g})</text>',
+        f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
+        f"residual (±{span:.3g})</text>",
+    ]
+    body += [
+        f'<circle cx="{x_of(p):.1f}" cy="{y_of(r):.1f}" r="2.5" fill="steelblue"/>'
+        for p, r in zip(predicted.tolist(), residuals.tolist(), strict=True)
+    ]
+    return _svg(width, height, body)
+
+
+def _finite(value):
+    """NaN and infinities are not JSON: write them as SageMaker's reports do, as the string "NaN"."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN"
+    return value
+
+
+def evaluate(
+    model_dir: Path,
+    test_dir: Path,
+    output_dir: Path,
+    thresholds: dict[str, float],
+    target_column: str = "target",
+) -> dict:
+    """Score the model on test.csv, write evaluation.json and a plot, return the report.
+
+    `thresholds` maps each threshold parameter (AccuracyThreshold, R2Threshold) to its value.
+    """
+    features, target, description = load_test_split(test_dir, target_column)
+    problem_type = description["problem_type"]
     with tempfile.TemporaryDirectory() as work_dir:
         model = load_model(model_dir, Path(work_dir))
     expected = getattr(model, "n_features_in_", features.shape[1])
@@ -223,18 +324,31 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path, target_column: s
             "train and evaluate on splits from the same preprocess run"
         )
     predicted = model.predict(features)
-    classes = sorted(int(c) for c in np.unique(np.concatenate([labels, model.classes_])))
-    if len(classes) == 2:
-        positive_index = list(model.classes_).index(classes[1])
-        scores = model.predict_proba(features)[:, positive_index]
-        report = binary_metrics(labels, predicted, scores, classes)
-    else:
-        report = multiclass_metrics(labels, predicted, classes)
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
-    plot_confusion_matrix(report, output_dir / "confusion_matrix.png")
+    if problem_type == "regression":
+        report = regression_metrics(target.astype(float), predicted.astype(float))
+        title = f"residuals, R² {report['regression_metrics']['r2']['value']:.3f}"
+        (output_dir / "residuals.svg").write_text(residuals_svg(target.astype(float), predicted.astype(float), title))
+    else:
+        if not hasattr(model, "predict_proba"):
+            raise EvaluationError(
+                f"dataset.json says {problem_type} but the model has no predict_proba: "
+                "build_estimator must return a classifier for classes"
+            )
+        classes = sorted(int(c) for c in np.unique(np.concatenate([target, model.classes_])))
+        if problem_type == "binary_classification":
+            positive_index = list(model.classes_).index(classes[1])
+            scores = model.predict_proba(features)[:, positive_index]
+            report = binary_metrics(target, predicted, scores, classes)
+        else:
+            report = multiclass_metrics(target, predicted, classes)
+        section = report[f"{problem_type}_metrics"]
+        title = f"accuracy {section['accuracy']['value']:.3f}"
+        (output_dir / "confusion_matrix.svg").write_text(confusion_matrix_svg(section["confusion_matrix"], title))
+    report[GATE_KEY] = quality_gate(report, problem_type, thresholds)
+    report = _finite(report)
+    (output_dir / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return report
 
 
@@ -244,14 +358,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-dir", type=Path, default=Path(DEFAULT_TEST_DIR))
     parser.add_argument("--output-dir", type=Path, default=Path(DEFAULT_OUTPUT_DIR))
     parser.add_argument("--target-column", default="target")
+    parser.add_argument("--accuracy-threshold", type=float, required=True, help="gate for classifiers")
+    parser.add_argument("--r2-threshold", type=float, required=True, help="gate for regressors")
     parser.add_argument("--message-file", type=Path, default=Path(DEFAULT_MESSAGE_FILE))
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    thresholds = {"AccuracyThreshold": args.accuracy_threshold, "R2Threshold": args.r2_threshold}
     try:
-        report = evaluate(args.model_dir, args.test_dir, args.output_dir, args.target_column)
+        report = evaluate(args.model_dir, args.test_dir, args.output_dir, thresholds, args.target_column)
     except EvaluationError as err:
         message = f"Evaluate failed: {err}"
         print(message, file=sys.stderr)
@@ -261,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
-    section = next(iter(report.values()))
-    print(f"test accuracy={section['accuracy']['value']:.6f}; written to {args.output_dir}")
+    gate = report[GATE_KEY]
+    print(
+        f"{gate['problem_type']}: test {gate['metric']}={gate['value']:.6f} "
+        f"(gate: {gate['threshold_parameter']} {gate['threshold']}); written to {args.output_dir}"
+    )
     return 0
 
 

@@ -1,1 +1,1 @@
-"""One module per pipeline step; each exposes a `*_step(...)` factory."""
+"""One module per pipeline step; each exposes a `*_step(ctx, ...)` factory taking a StepContext."""

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
-from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 
-from pipelines.parameters import PipelineParameters
-from pipelines.paths import EVALUATE_SCRIPT, execution_s3_uri
+from pipelines.context import StepContext
+from pipelines.paths import EVALUATE_SCRIPT
 from pipelines.steps.processor import python_script_processor
 
 STEP_NAME = "Evaluate"
 OUTPUT_NAME = "evaluation"
 REPORT_FILE = "evaluation.json"
 PROPERTY_FILE_NAME = "EvaluationReport"
-# Where evaluate.py puts the test accuracy inside evaluation.json (SageMaker model-quality format).
-ACCURACY_JSON_PATH = "binary_classification_metrics.accuracy.value"
+# The entry evaluate.py writes for every problem type: the gated metric, its value and threshold.
+GATE = "quality_gate"
 
 
 def evaluation_report() -> PropertyFile:
@@ -24,19 +23,10 @@ def evaluation_report() -> PropertyFile:
     return PropertyFile(name=PROPERTY_FILE_NAME, output_name=OUTPUT_NAME, path=REPORT_FILE)
 
 
-def evaluate_step(
-    session: PipelineSession,
-    params: PipelineParameters,
-    role: str,
-    image_uri: str,
-    bucket: str,
-    base_job_prefix: str,
-    preprocess: ProcessingStep,
-    train: TrainingStep,
-    report: PropertyFile,
-) -> ProcessingStep:
-    """A ProcessingStep reading model.tar.gz and test.csv, writing evaluation.json + confusion_matrix.png."""
-    processor = python_script_processor(session, params, role, image_uri, f"{base_job_prefix}-evaluate")
+def evaluate_step(ctx: StepContext, preprocess: ProcessingStep, train: TrainingStep) -> ProcessingStep:
+    """A ProcessingStep reading model.tar.gz and the test split, writing evaluation.json and a plot."""
+    params = ctx.params
+    processor = python_script_processor(ctx, "evaluate")
     test_uri = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     step_args = processor.run(
         code=str(EVALUATE_SCRIPT),
@@ -64,12 +54,19 @@ def evaluate_step(
             ProcessingOutput(
                 output_name=OUTPUT_NAME,
                 s3_output=ProcessingS3Output(
-                    s3_uri=execution_s3_uri(bucket, base_job_prefix, "evaluation"),
+                    s3_uri=ctx.execution_uri("evaluation"),
                     local_path="/opt/ml/processing/evaluation",
                     s3_upload_mode="EndOfJob",
                 ),
             )
         ],
-        arguments=["--target-column", params.target_column],
+        arguments=[
+            "--target-column",
+            params.target_column,
+            "--accuracy-threshold",
+            params.accuracy_threshold.to_string(),
+            "--r2-threshold",
+            params.r2_threshold.to_string(),
+        ],
     )
-    return ProcessingStep(name=STEP_NAME, step_args=step_args, property_files=[report])
+    return ProcessingStep(name=STEP_NAME, step_args=step_args, property_files=[evaluation_report()])

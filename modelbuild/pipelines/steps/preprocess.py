@@ -1,13 +1,12 @@
-"""Preprocess step: validate the input CSV and split it (scripts/preprocess.py)."""
+"""Preprocess step: validate the input CSV, decide the problem type and split (scripts/preprocess.py)."""
 
 from __future__ import annotations
 
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
-from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
-from pipelines.parameters import PipelineParameters
-from pipelines.paths import PREPROCESS_SCRIPT, execution_s3_uri
+from pipelines.context import StepContext
+from pipelines.paths import PREPROCESS_SCRIPT
 from pipelines.steps.processor import python_script_processor
 
 STEP_NAME = "Preprocess"
@@ -15,21 +14,15 @@ INPUT_LOCAL_PATH = "/opt/ml/processing/input/data"
 SPLITS = ("train", "validation", "test")
 
 
-def preprocess_step(
-    session: PipelineSession,
-    params: PipelineParameters,
-    role: str,
-    image_uri: str,
-    bucket: str,
-    base_job_prefix: str,
-) -> ProcessingStep:
-    """A ProcessingStep whose outputs `train`, `validation`, `test` each hold `<name>.csv`."""
-    processor = python_script_processor(session, params, role, image_uri, f"{base_job_prefix}-preprocess")
+def preprocess_step(ctx: StepContext) -> ProcessingStep:
+    """A ProcessingStep whose outputs `train`, `validation`, `test` each hold `<name>.csv` and dataset.json."""
+    params = ctx.params
+    processor = python_script_processor(ctx, "preprocess")
     outputs = [
         ProcessingOutput(
             output_name=name,
             s3_output=ProcessingS3Output(
-                s3_uri=execution_s3_uri(bucket, base_job_prefix, "preprocess", name),
+                s3_uri=ctx.execution_uri("preprocess", name),
                 local_path=f"/opt/ml/processing/{name}",
                 s3_upload_mode="EndOfJob",
             ),
@@ -51,6 +44,15 @@ def preprocess_step(
             )
         ],
         outputs=outputs,
-        arguments=["--input-dir", INPUT_LOCAL_PATH, "--target-column", params.target_column],
+        arguments=[
+            "--input-dir",
+            INPUT_LOCAL_PATH,
+            "--input-data-url",
+            params.input_data_url,
+            "--target-column",
+            params.target_column,
+            "--problem-type",
+            params.problem_type,
+        ],
     )
     return ProcessingStep(name=STEP_NAME, step_args=step_args)

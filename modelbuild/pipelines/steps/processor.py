@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from sagemaker.core.processing import ScriptProcessor
-from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-from pipelines.parameters import PipelineParameters
+from pipelines.context import StepContext
 
 
-def python_script_processor(
-    session: PipelineSession, params: PipelineParameters, role: str, image_uri: str, base_job_name: str
-) -> ScriptProcessor:
+def python_script_processor(ctx: StepContext, step: str) -> ScriptProcessor:
     """One instance of the processing instance type, running ``python3 <script>``."""
     return ScriptProcessor(
-        role=role,
-        image_uri=image_uri,
+        role=ctx.role,
+        image_uri=ctx.job_image_uri,
         command=["python3"],
         instance_count=1,
-        instance_type=params.processing_instance_type,
-        base_job_name=base_job_name,
-        sagemaker_session=session,
+        instance_type=ctx.params.processing_instance_type,
+        base_job_name=ctx.job_name(step),
+        sagemaker_session=ctx.session,
     )

@@ -1,15 +1,20 @@
 """Serving handlers for the SageMaker scikit-learn inference container.
 
-The training step copies this file into the model archive as `code/inference.py`; the registered
-model package's environment (SAGEMAKER_PROGRAM=inference.py,
+The training step copies this file and features.py into the model archive under `code/`; the
+registered model package's environment (SAGEMAKER_PROGRAM=inference.py,
 SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) makes the container load it.
 
 Requests (feature values only, in training column order, no header, no target):
   text/csv          one row per line:            "17.99,10.38,...\n13.54,14.36,..."
   application/json  {"instances": [[...], ...]}  or a bare list of rows [[...], ...]
-Response (application/json):
+Response (application/json), for a classifier:
   {"predictions": [{"label": 0, "probabilities": {"0": 0.98, "1": 0.02}}, ...]}
+and for a regressor:
+  {"predictions": [{"value": 151.3}, ...]}
 Malformed requests raise ValueError with a message saying what was expected.
+
+The model is the whole fitted Pipeline of train.py, feature transformations included, so the
+rows are transformed here exactly as in training.
 """
 
 from __future__ import annotations
@@ -19,29 +24,28 @@ import io
 import json
 import math
 import os
-import warnings
+import sys
 
 import joblib
 import numpy as np
+import pandas as pd
 
 MODEL_FILE = "model.joblib"
 JSON = "application/json"
 CSV = "text/csv"
 
-# train.py fits on a DataFrame, so scikit-learn remembers the column names and warns on every
-# prediction from a bare array. Requests carry values in training column order and predict_fn checks
-# their number, so names would add nothing but cost: a DataFrame and scikit-learn's checks of it take
-# about three times as long as the prediction itself. This process only serves the model.
-warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+# Functions the model's feature steps use live in features.py beside this file: unpickling the
+# model imports them from there.
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 
 def model_fn(model_dir):
-    """Load the fitted classifier that train.py saved."""
+    """Load the fitted Pipeline that train.py saved."""
     path = os.path.join(model_dir, MODEL_FILE)
     if not os.path.isfile(path):
-        raise ValueError(
-            f"{MODEL_FILE} not found in {model_dir}: the model archive must contain it at its root"
-        )
+        raise ValueError(f"{MODEL_FILE} not found in {model_dir}: the model archive must contain it at its root")
     return joblib.load(path)
 
 
@@ -80,9 +84,7 @@ def _to_matrix(rows, source: str) -> np.ndarray:
         matrix.append(values)
     widths = {len(r) for r in matrix}
     if len(widths) != 1:
-        raise ValueError(
-            f"{source}: every row must have the same number of values, got lengths {sorted(widths)}"
-        )
+        raise ValueError(f"{source}: every row must have the same number of values, got lengths {sorted(widths)}")
     return np.asarray(matrix, dtype=float)
 
 
@@ -110,14 +112,22 @@ def input_fn(request_body, request_content_type):
 
 
 def predict_fn(input_data, model):
-    """Predict labels and class probabilities; rejects rows of the wrong width."""
+    """Predict a label and class probabilities per row, or a value for a regressor.
+
+    Rows reach the model as a DataFrame with the training column names, so feature steps that
+    select columns by name work as they did in training.
+    """
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and input_data.shape[1] != expected:
         raise ValueError(
             f"expected {expected} feature values per row, got {input_data.shape[1]} "
             "(send features only, in training column order, without the target)"
         )
-    probabilities = model.predict_proba(input_data)
+    names = getattr(model, "feature_names_in_", None)
+    rows = pd.DataFrame(input_data, columns=list(names)) if names is not None else input_data
+    if not hasattr(model, "predict_proba"):
+        return [{"value": float(value)} for value in model.predict(rows)]
+    probabilities = model.predict_proba(rows)
     classes = [int(c) for c in model.classes_]
     predictions = []
     for row in probabilities:
@@ -125,7 +135,7 @@ def predict_fn(input_data, model):
         predictions.append(
             {
                 "label": classes[best],
-                "probabilities": {str(c): float(p) for c, p in zip(classes, row)},  # noqa: B905 (py3.9 image)
+                "probabilities": {str(c): float(p) for c, p in zip(classes, row, strict=True)},
             }
         )
     return predictions

@@ -12,16 +12,19 @@ import pandas as pd
 import pytest
 
 
-@pytest.fixture(scope="module")
-def served(step_run, tmp_path_factory):
+def serve(archive, model_root):
     """Unpack model.tar.gz like the endpoint does (/opt/ml/model) and import code/inference.py."""
-    model_root = tmp_path_factory.mktemp("opt_ml_model")
-    with tarfile.open(step_run["archive"]) as tar:
+    with tarfile.open(archive) as tar:
         tar.extractall(model_root, filter="data")
     spec = importlib.util.spec_from_file_location("served_inference", model_root / "code" / "inference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module, module.model_fn(str(model_root))
+
+
+@pytest.fixture(scope="module")
+def served(step_run, tmp_path_factory):
+    return serve(step_run["archive"], tmp_path_factory.mktemp("opt_ml_model"))
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,22 @@ def test_predictions_match_the_model(served, test_rows):
     expected = model.predict_proba(features)
     for prediction, row in zip(response["predictions"], expected, strict=True):
         assert [prediction["probabilities"][str(c)] for c in model.classes_] == pytest.approx(row.tolist())
+
+
+def test_a_regressor_answers_with_values(regression_run, tmp_path):
+    handlers = serve(regression_run["archive"], tmp_path)
+    _, model = handlers
+    test = pd.read_csv(regression_run["splits"] / "test" / "test.csv").drop(columns=["target"]).head(4)
+    response = invoke(handlers, test.to_csv(header=False, index=False), "text/csv")
+    assert [set(p) for p in response["predictions"]] == [{"value"}] * 4
+    assert [p["value"] for p in response["predictions"]] == pytest.approx(model.predict(test).tolist())
+
+
+def test_multiclass_probabilities_cover_every_class(multiclass_run, tmp_path):
+    handlers = serve(multiclass_run["archive"], tmp_path)
+    test = pd.read_csv(multiclass_run["splits"] / "test" / "test.csv").drop(columns=["target"]).head(3)
+    response = invoke(handlers, json.dumps({"instances": test.values.tolist()}), "application/json")
+    assert [set(p["probabilities"]) for p in response["predictions"]] == [{"0", "1", "2"}] * 3
 
 
 def test_serving_logs_no_warning_per_request(step_run, test_rows, tmp_path):
@@ -131,26 +150,3 @@ def test_missing_model_file_is_explained(served, tmp_path):
     module, _ = served
     with pytest.raises(ValueError, match="model.joblib not found"):
         module.model_fn(str(tmp_path))
-
-
-def test_registered_package_environment_finds_the_handlers_inside_the_archive(definition, step_run, tmp_path):
-    """What the serving container does with the registered package: unpack ModelDataUrl into
-    /opt/ml/model, then import SAGEMAKER_SUBMIT_DIRECTORY/SAGEMAKER_PROGRAM."""
-    register = definition["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
-    environment = register["InferenceSpecification"]["Containers"][0]["Environment"]
-    model_root = tmp_path / "opt_ml_model"
-    with tarfile.open(step_run["archive"]) as tar:
-        tar.extractall(model_root, filter="data")
-    submit_dir = environment["SAGEMAKER_SUBMIT_DIRECTORY"]
-    assert submit_dir.startswith("/opt/ml/model/")
-    program = model_root / submit_dir.removeprefix("/opt/ml/model/") / environment["SAGEMAKER_PROGRAM"]
-    spec = importlib.util.spec_from_file_location("container_program", program)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = module.model_fn(str(model_root))
-    row = pd.read_csv(step_run["splits"] / "test" / "test.csv").drop(columns=["target"]).head(1)
-    body = row.to_csv(header=False, index=False)
-    response = json.loads(
-        module.output_fn(module.predict_fn(module.input_fn(body, "text/csv"), model), "application/json")
-    )
-    assert response["predictions"][0]["label"] in (0, 1)
