@@ -236,6 +236,8 @@ def test_failing_command_fails_the_build_naming_command_exit_code_and_output(clo
     lines = log_lines(aws("logs"), build)
     assert "never printed" not in lines
     assert "cleanup after failure" in lines
+    context = next(line for line in lines if "Phase context status code" in line)
+    assert "COMMAND_EXECUTION_ERROR" in context and "exit status 3" in context, "the log says why the phase failed"
     assert "post_build succeeding=0" in lines
 
 

@@ -324,8 +324,10 @@ def test_failing_build_fails_the_stage_and_later_stages_never_run(cloud, aws, bu
     assert "Build" in done["statusSummary"] and "exit status 7" in done["statusSummary"]
     state = stages(codepipeline, "broken-pipeline")
     assert state["Build"]["latestExecution"]["status"] == "Failed"
-    error = state["Build"]["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
-    assert "the build was told to fail" in error
+    latest = state["Build"]["actionStates"][0]["latestExecution"]
+    assert "the build was told to fail" in latest["errorDetails"]["message"]
+    build_id = latest["externalExecutionId"]
+    assert latest["externalExecutionUrl"].endswith(f"#/builds/{build_id}/view/new"), "a failed build links to itself"
     assert "latestExecution" not in state["Deploy"]
     assert not queue_exists(aws("sqs"), f"queue-{commit[:8]}")
 

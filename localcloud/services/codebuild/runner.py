@@ -90,6 +90,9 @@ class Build:
         with self.lock:
             self._end_current(status, {"statusCode": code, "message": message})
             self.save(self.record)
+        # CodeBuild writes the failing phase's reason into the build log too: a reader of the log sees why
+        stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+        self.log(f"[Container] {stamp} Phase context status code: {code} Message: {message}")
 
     # logs ---------------------------------------------------------------------------------
     def log(self, line: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 from localcloud.services.codepipeline.actions import ActionContext, ActionFailed, Interrupted, Outcome
 
@@ -75,6 +76,11 @@ def _request(ctx: ActionContext) -> dict:
     return request
 
 
+def console_url(build_id: str, region: str) -> str:
+    """The build's page in the CodeBuild console, as CodePipeline links a CodeBuild action's execution."""
+    return f"https://console.aws.amazon.com/codebuild/home?region={region}#/builds/{quote(build_id, safe=':')}/view/new"
+
+
 def _failure(build: dict) -> str:
     for phase in build.get("phases", []):
         if phase.get("phaseStatus") not in (None, "SUCCEEDED", "IN_PROGRESS"):
@@ -118,6 +124,7 @@ def run(ctx: ActionContext) -> Outcome:
             ) from missing
     build_id = build["id"]
     ctx.state["externalExecutionId"] = build_id
+    ctx.state["externalExecutionUrl"] = console_url(build_id, ctx.region)  # shown while it runs and if it fails
     ctx.save()
     while build["buildStatus"] == "IN_PROGRESS":
         if ctx.should_stop():
@@ -127,7 +134,7 @@ def run(ctx: ActionContext) -> Outcome:
             raise Interrupted("build stopped")
         time.sleep(0.2)
         build = codebuild.batch_get_builds(ids=[build_id])["builds"][0]
-    url = build.get("logs", {}).get("deepLink", "")
+    url = console_url(build_id, ctx.region)
     if build["buildStatus"] != "SUCCEEDED":
         if ctx.cloud.stopping.is_set():
             raise Interrupted("the local cloud stopped during the build")
