@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.localcloud.test_endpoints import IMAGE, SERVING_ENV, create_endpoint, make_archive
 
 # answers by the first word of the body: "ok" 200, "bad" 400 (ValueError), "fail" 500, "slow" 200 after 60 ms
-SCRIPTED_MODEL = '''
+SCRIPTED_MODEL = """
 import json
 import time
 
@@ -37,7 +37,7 @@ def predict_fn(text, model):
 
 def output_fn(prediction, accept):
     return json.dumps(prediction), "application/json"
-'''
+"""
 
 
 def scripted_model_url(s3, bucket: str, folder: Path) -> str:

@@ -10,6 +10,8 @@ feeds it from every InvokeEndpoint, and ``alarms`` evaluates moto's alarm record
 from __future__ import annotations
 
 from localcloud.services.cloudwatch import endpoint_metrics
+from localcloud.services.cloudwatch.alarm_history import AlarmHistory
+from localcloud.services.cloudwatch.alarms import AlarmService
 from localcloud.services.cloudwatch.endpoint_metrics import EndpointMetrics
 from localcloud.services.cloudwatch.metric_store import MetricStore
 
@@ -19,19 +21,30 @@ class CloudWatchService:
 
     def __init__(self, cloud):
         self.cloud = cloud
-        self.store = MetricStore(cloud.state.path("cloudwatch"))
+        folder = cloud.state.path("cloudwatch")
+        self.store = MetricStore(folder)
         self.endpoint_metrics = EndpointMetrics(self.store)
         endpoint_metrics.attach(cloud, self.endpoint_metrics)
+        self.history = AlarmHistory(folder)
+        self.alarms = AlarmService(cloud, self.store, self.history)
+
+    def resume(self) -> None:
+        """Alarms are evaluated once the restored state and every service are in place."""
+        self.alarms.start()
 
     def shutdown(self) -> None:
+        self.alarms.stop()
         endpoint_metrics.detach(self.cloud)
         self.endpoint_metrics.stop()
         self.store.close()
+        self.history.close()
 
 
 def install(cloud) -> CloudWatchService:
-    from localcloud.services.cloudwatch import metrics_api
+    from localcloud.services.cloudwatch import alarms, metrics_api
 
     service = CloudWatchService(cloud)
     metrics_api.install(service)
+    alarms.install()
+    cloud.state.note_backend("cloudwatch")
     return service
