@@ -17,6 +17,7 @@ import time
 import pytest
 
 from localcloud.core import sandbox
+from localcloud.services.sagemaker import caching
 from tests.localcloud.modelbuild_pipeline import steps as list_steps
 from tests.localcloud.modelbuild_pipeline import wait
 
@@ -576,6 +577,19 @@ def test_unsupported_step_types_fail_with_the_reason(sagemaker, step_type):
     assert steps["Other"]["StepStatus"] == "Failed"
 
 
+def test_a_notebook_job_step_fails_as_unsupported(sagemaker):
+    """SDK v2's NotebookJobStep is a Training step that runs the notebook scheduler of its image."""
+    step = train_step()
+    step["Name"] = "RunNotebook"
+    step["Arguments"]["AlgorithmSpecification"]["ContainerEntrypoint"] = ["amazon_sagemaker_scheduler"]
+    step["Arguments"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/notebooks/input"
+    arn, described, steps = run(sagemaker, "unsupported-notebook", {"Version": "2020-12-01", "Steps": [step]})
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert "NotebookJob steps are not supported by the local cloud" in described["FailureReason"]
+    assert "'RunNotebook'" in described["FailureReason"]
+    assert jobs_of(sagemaker, arn) == []
+
+
 # step caching -----------------------------------------------------------------------------------
 
 
@@ -656,6 +670,21 @@ def test_a_bad_expire_after_fails_naming_the_field(sagemaker):
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "CacheConfig.ExpireAfter" in described["FailureReason"] and "'Preprocess'" in described["FailureReason"]
     assert steps == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("PT1H", 3600),
+        ("P30D", 30 * 86400),
+        ("30d", 30 * 86400),
+        ("T16m", 960),
+        ("30dT5h", 30 * 86400 + 5 * 3600),
+        ("PT1S", 1),
+    ],
+)
+def test_expire_after_reads_iso_8601_durations_as_sagemakers_docs_write_them(text, seconds):
+    assert caching.expire_after_seconds("Step", text) == seconds
 
 
 # retry policies ---------------------------------------------------------------------------------
