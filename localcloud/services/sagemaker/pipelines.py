@@ -38,6 +38,7 @@ from localcloud.services.sagemaker.steps import StepFailed, run_step
 
 FOLDER = "sagemaker/pipeline-executions"
 RUNNING = ("Executing", "Stopping")
+FAILURE_REASON_LIMIT = 1024
 
 
 class Execution:
@@ -219,6 +220,8 @@ class Execution:
             if failure is None and self.record["PipelineExecutionStatus"] != "Stopping":
                 failure = self.unfinished()
             if failure:
+                if len(failure) > FAILURE_REASON_LIMIT:  # SageMaker's FailureReason holds 1024 characters
+                    failure = failure[: FAILURE_REASON_LIMIT - 3] + "..."
                 self.record.update(PipelineExecutionStatus="Failed", FailureReason=failure)
             elif self.record["PipelineExecutionStatus"] == "Stopping":
                 self.record["PipelineExecutionStatus"] = "Stopped"
