@@ -15,6 +15,7 @@ SERVICE_MODULES = [
     "localcloud.services.sagemaker.jobs_api",
     "localcloud.services.sagemaker.pipelines",
     "localcloud.services.cloudwatch",
+    "localcloud.services.applicationautoscaling",
     "localcloud.services.sagemaker.endpoints",
     "localcloud.services.sagemaker.registry_events",
     "localcloud.services.codecommit",
