@@ -1,9 +1,10 @@
 """Checks a live endpoint: it is InService, answers in the serving contract's format, correctly and fast.
 
 The serving contract (inference.py of the ModelBuild repository): requests are
-text/csv rows of feature values (no header, no label) or application/json
-{"instances": [[...], ...]}; the response is application/json
-{"predictions": [{"label": <int>, "probabilities": {"0": p0, "1": p1}}, ...]}.
+text/csv rows of feature values (no header, no target) or application/json
+{"instances": [[...], ...]}; the response is application/json, for a classifier
+{"predictions": [{"label": <int>, "probabilities": {"0": p0, "1": p1}}, ...]}
+and for a regression model {"predictions": [{"value": <number>}, ...]}.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def wait_for_in_service(
         sleep(min(poll_seconds, max(0.0, deadline - clock())))
 
 
-def parse_predictions(body: bytes, expected_count: int) -> list[int]:
-    """Labels from one response body, or ResponseFormatError naming what is wrong."""
+def parse_predictions(body: bytes, expected_count: int, regression: bool = False) -> list[int] | list[float]:
+    """Labels (or values, for a regression) from one response body, or ResponseFormatError naming what is wrong."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -74,7 +75,16 @@ def parse_predictions(body: bytes, expected_count: int) -> list[int]:
     predictions = document["predictions"]
     if len(predictions) != expected_count:
         raise ResponseFormatError(f"expected {expected_count} predictions (one per row sent), got {len(predictions)}")
-    return [_check_prediction(index, item) for index, item in enumerate(predictions)]
+    check = _check_value if regression else _check_prediction
+    return [check(index, item) for index, item in enumerate(predictions)]
+
+
+def _check_value(index: int, item: Any) -> float:
+    where = f"predictions[{index}]"
+    value = item.get("value") if isinstance(item, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ResponseFormatError(f'{where}: expected an object like {{"value": <number>}}, got {json.dumps(item)}')
+    return float(value)
 
 
 def _check_prediction(index: int, item: Any) -> int:
@@ -100,9 +110,9 @@ def _check_prediction(index: int, item: Any) -> int:
 
 @dataclass
 class InvocationResults:
-    """Labels per row (None where the request failed), per-request latencies and the problems seen."""
+    """Predictions per row (None where the request failed), per-request latencies and the problems seen."""
 
-    predictions: list[int | None]
+    predictions: list[int | float | None]
     latencies_ms: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     requests: int = 0
@@ -126,6 +136,7 @@ def invoke_in_batches(
     batch_size: int,
     content_type: str = "text/csv",
     clock: Callable[[], float] = time.perf_counter,
+    regression: bool = False,
 ) -> InvocationResults:
     """Send rows in batches of batch_size, timing each request and checking each response."""
     if batch_size < 1:
@@ -151,7 +162,7 @@ def invoke_in_batches(
             results.problems.append(f"{where}: response ContentType is {answered_type!r}, expected application/json")
             continue
         try:
-            labels = parse_predictions(body, len(batch))
+            labels = parse_predictions(body, len(batch), regression)
         except ResponseFormatError as error:
             results.problems.append(f"{where}: {error}")
             continue
@@ -159,11 +170,29 @@ def invoke_in_batches(
     return results
 
 
-def accuracy(predicted: list[int | None], expected: list[int]) -> float:
+def accuracy(predicted: list[int | None], expected: list[float]) -> float:
     """Share of rows answered with the right label; unanswered rows count as wrong."""
     if not expected:
         raise ValueError("no rows to score")
     return sum(1 for got, want in zip(predicted, expected, strict=True) if got == want) / len(expected)
+
+
+def r2(predicted: list[float | None], expected: list[float]) -> float:
+    """Coefficient of determination, as scikit-learn's r2_score computes it; every row must be answered."""
+    if len(expected) < 2:
+        raise ValueError("R² needs at least two rows")
+    unanswered = sum(1 for value in predicted if value is None)
+    if unanswered:
+        raise ValueError(f"{unanswered} of {len(expected)} rows got no answer, so R² cannot be computed")
+    mean = sum(expected) / len(expected)
+    total = sum((want - mean) ** 2 for want in expected)
+    residual = sum((want - got) ** 2 for got, want in zip(predicted, expected, strict=True))
+    if total == 0:
+        raise ValueError("the test targets are all equal, so R² is undefined")
+    return 1.0 - residual / total
+
+
+SCORES = {"accuracy": accuracy, "r2": r2}
 
 
 def percentile(values: list[float], percent: float) -> float:

@@ -4,7 +4,9 @@ Reads the endpoint and model package from the build's staging configuration,
 waits for the endpoint to be InService, then really invokes it with the held-out
 test rows the model package points to (TestDataS3Uri / TargetColumn), and checks:
   * every response follows the serving contract (text/csv and application/json requests),
-  * accuracy on those rows reaches the package's AccuracyThreshold,
+  * the metric the pipeline gated the model on (accuracy for classifiers, R² for
+    regressions, from the quality_gate of the package's model-quality report) reaches
+    the same threshold on those rows,
   * the p95 request latency stays within the budget.
 Writes a JUnit report and exits non-zero with a readable summary when a check fails.
 
@@ -23,9 +25,9 @@ from typing import Any
 
 import boto3
 from endpoint_checks import (
+    SCORES,
     EndpointNotReady,
     InvocationResults,
-    accuracy,
     invoke_in_batches,
     percentile,
     wait_for_in_service,
@@ -110,7 +112,7 @@ class StagingTest:
             ("test inputs are readable", self.check_inputs),
             ("endpoint is InService", self.check_in_service),
             ("responses follow the serving contract", self.check_responses),
-            ("accuracy reaches the package's threshold", self.check_accuracy),
+            ("quality reaches the package's threshold", self.check_quality),
             (f"p{LATENCY_PERCENTILE} latency is within budget", self.check_latency),
         ]
         blocked_by = None
@@ -132,16 +134,19 @@ class StagingTest:
     def check_inputs(self) -> str:
         try:
             self.deployment = read_build_config(self.args.build_config)
-            self.expectations = read_package_expectations(self.clients.sagemaker, self.deployment.model_package_arn)
+            self.expectations = read_package_expectations(
+                self.clients.sagemaker, self.clients.s3, self.deployment.model_package_arn
+            )
             self.rows = load_test_rows(
                 self.clients.s3, self.expectations.test_data_uri, self.expectations.target_column
             )
         except InputError as error:
             raise CheckFailed(str(error), blocking=True) from None
+        gate = self.expectations.gate
         return (
             f"endpoint {self.deployment.endpoint_name}, model package {self.deployment.model_package_arn}, "
-            f"{len(self.rows.labels)} rows from {self.expectations.test_data_uri} "
-            f"(label column {self.expectations.target_column!r})"
+            f"{len(self.rows.targets)} rows from {self.expectations.test_data_uri} "
+            f"(target column {self.expectations.target_column!r}), {gate.problem_type} gated on {gate.metric}"
         )
 
     def check_in_service(self) -> str:
@@ -158,16 +163,20 @@ class StagingTest:
 
     def check_responses(self) -> str:
         runtime, endpoint, rows = self.clients.sagemaker_runtime, self.deployment.endpoint_name, self.rows
-        self.csv_results = invoke_in_batches(runtime, endpoint, rows.features, self.args.batch_size, "text/csv")
-        first_batch = rows.features[: self.args.batch_size]
-        json_results = invoke_in_batches(runtime, endpoint, first_batch, len(first_batch), "application/json")
+        regression, batch = self.expectations.gate.regression, self.args.batch_size
+        self.csv_results = invoke_in_batches(runtime, endpoint, rows.features, batch, "text/csv", regression=regression)
+        first_batch = rows.features[:batch]
+        json_results = invoke_in_batches(
+            runtime, endpoint, first_batch, len(first_batch), "application/json", regression=regression
+        )
         self.latencies_ms = self.csv_results.latencies_ms + json_results.latencies_ms
         problems = self.csv_results.problems + json_results.problems
-        csv_labels = self.csv_results.predictions[: len(first_batch)]
-        if not json_results.problems and None not in csv_labels and json_results.predictions != csv_labels:
+        csv_answers = self.csv_results.predictions[: len(first_batch)]
+        comparable = not json_results.problems and None not in csv_answers
+        if comparable and not same_answers(json_results.predictions, csv_answers):
             problems.append(
-                "the same rows got different labels as application/json than as text/csv: "
-                f"{json_results.predictions} vs {csv_labels}"
+                "the same rows got different answers as application/json than as text/csv: "
+                f"{json_results.predictions} vs {csv_answers}"
             )
         requests = self.csv_results.requests + json_results.requests
         if problems:
@@ -175,16 +184,20 @@ class StagingTest:
             raise CheckFailed(f"{len(problems)} of {requests} requests broke the serving contract:\n{shown}")
         return f"{len(rows.features)} rows in {requests} requests (text/csv and application/json)"
 
-    def check_accuracy(self) -> str:
+    def check_quality(self) -> str:
         if self.csv_results is None:
             raise CheckFailed("no predictions to score")
-        measured = accuracy(self.csv_results.predictions, self.rows.labels)
-        threshold = self.expectations.accuracy_threshold
-        answered = sum(1 for label in self.csv_results.predictions if label is not None)
+        gate = self.expectations.gate
+        answered = sum(1 for answer in self.csv_results.predictions if answer is not None)
+        try:
+            measured = SCORES[gate.metric](self.csv_results.predictions, self.rows.targets)
+        except ValueError as error:
+            raise CheckFailed(f"cannot compute {gate.metric}: {error}") from None
         summary = (
-            f"accuracy {measured:.4f} on {len(self.rows.labels)} rows ({answered} answered), threshold {threshold}"
+            f"{gate.metric} {measured:.4f} on {len(self.rows.targets)} rows ({answered} answered), "
+            f"threshold {gate.threshold} ({gate.threshold_parameter})"
         )
-        if measured < threshold:
+        if measured < gate.threshold:
             raise CheckFailed(f"{summary}: below the threshold", detail=summary)
         return summary
 
@@ -200,6 +213,14 @@ class StagingTest:
         if p95 > budget:
             raise CheckFailed(f"{summary}: over budget (raise LATENCY_BUDGET_MS only if the slowness is expected)")
         return summary
+
+
+def same_answers(first: list, second: list) -> bool:
+    """Equal labels, or values equal to within float noise (JSON and CSV carry numbers differently)."""
+    return len(first) == len(second) and all(
+        a == b if isinstance(a, int) and isinstance(b, int) else abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+        for a, b in zip(first, second, strict=True)
+    )
 
 
 class CheckFailed(Exception):

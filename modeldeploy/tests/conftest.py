@@ -28,7 +28,7 @@ def moto_endpoint():
 
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch):
-    """Point boto3 at the moto server with dummy credentials, as the local cloud does."""
+    """Point boto3 at the moto server with dummy credentials."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     values = {
@@ -61,16 +61,24 @@ def group_name(sagemaker):
     return name
 
 
-def register_package(sagemaker, group: str, status: str, metadata: dict[str, str] | None = None) -> str:
+def register_package(
+    sagemaker, group: str, status: str, metadata: dict[str, str] | None = None, quality_report_uri: str | None = None
+) -> str:
     """Register a model package the way the ModelBuild pipeline does, with the given approval status."""
     time.sleep(0.005)  # distinct CreationTime for each package
+    extra = {}
+    if quality_report_uri:
+        extra["ModelMetrics"] = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": quality_report_uri}}
+        }
     response = sagemaker.create_model_package(
+        **extra,
         ModelPackageGroupName=group,
         ModelApprovalStatus=status,
         InferenceSpecification={
             "Containers": [
                 {
-                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
                     "ModelDataUrl": f"s3://sagemaker-project-p-test/{group}/model.tar.gz",
                     "Environment": {
                         "SAGEMAKER_PROGRAM": "inference.py",
@@ -81,7 +89,7 @@ def register_package(sagemaker, group: str, status: str, metadata: dict[str, str
             "SupportedContentTypes": ["text/csv", "application/json"],
             "SupportedResponseMIMETypes": ["application/json"],
         },
-        CustomerMetadataProperties=metadata or {"TargetColumn": "target", "AccuracyThreshold": "0.9"},
+        CustomerMetadataProperties=metadata or {"TargetColumn": "target"},
     )
     return response["ModelPackageArn"]
 

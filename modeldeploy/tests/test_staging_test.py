@@ -1,7 +1,9 @@
 """test/test.py: passes on an endpoint that serves the model correctly, fails on one that does not.
 
-The endpoint stand-ins answer with a real scikit-learn model trained here on the
-project's dataset; SageMaker control-plane calls and S3 go to the moto server.
+The endpoint stand-ins answer with a real scikit-learn model trained here (a classifier on
+the breast-cancer data, a regressor on the diabetes data); SageMaker control-plane calls
+and S3 go to the moto server. The package's quality report names the metric and the
+threshold, as the ModelBuild pipeline's evaluation.json does.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ from endpoint_checks import (
     invoke_in_batches,
     parse_predictions,
     percentile,
+    r2,
     wait_for_in_service,
 )
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from staging_inputs import InputError, parse_test_csv
+from staging_inputs import InputError, parse_test_csv, read_quality_gate
 
 # test/test.py is a script; load it under its own name so it cannot shadow the standard library's "test".
 _spec = importlib.util.spec_from_file_location("staging_test_main", REPO / "test" / "test.py")
@@ -55,19 +59,35 @@ def trained():
         data.data, data.target, test_size=0.2, random_state=0, stratify=data.target
     )
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x_train, y_train)
+    return model, held_out_csv(names, x_test, [str(int(label)) for label in y_test])
+
+
+@pytest.fixture(scope="module")
+def trained_regressor():
+    """A ridge regression on the diabetes data, and its held-out split."""
+    data = load_diabetes()
+    x_train, x_test, y_train, y_test = train_test_split(data.data, data.target, test_size=0.2, random_state=0)
+    model = make_pipeline(StandardScaler(), Ridge()).fit(x_train, y_train)
+    return model, held_out_csv(list(data.feature_names), x_test, [repr(float(value)) for value in y_test])
+
+
+def held_out_csv(names: list[str], rows, targets: list[str]) -> str:
     lines = [",".join(["target", *names])]
-    lines += [
-        ",".join([str(int(label)), *(repr(float(v)) for v in row)]) for label, row in zip(y_test, x_test, strict=True)
-    ]
-    return model, "\n".join(lines) + "\n"
+    lines += [",".join([target, *(repr(float(v)) for v in row)]) for target, row in zip(targets, rows, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def request_rows(body: bytes, content_type: str) -> np.ndarray:
+    if content_type == "text/csv":
+        return np.loadtxt(io.StringIO(body.decode()), delimiter=",", ndmin=2)
+    return np.array(json.loads(body)["instances"], dtype=float)
 
 
 def contract_response(model, body: bytes, content_type: str) -> dict:
     """What the ModelBuild inference.py answers for one request."""
-    if content_type == "text/csv":
-        rows = np.loadtxt(io.StringIO(body.decode()), delimiter=",", ndmin=2)
-    else:
-        rows = np.array(json.loads(body)["instances"], dtype=float)
+    rows = request_rows(body, content_type)
+    if not hasattr(model, "predict_proba"):
+        return {"predictions": [{"value": float(value)} for value in model.predict(rows)]}
     probabilities = model.predict_proba(rows)
     return {
         "predictions": [
@@ -108,6 +128,14 @@ class WrongLabelEndpoint(ModelEndpoint):
         return json.dumps(document).encode()
 
 
+class MeanEndpoint(ModelEndpoint):
+    """Well-formed regression answers that ignore the features: the training mean for every row."""
+
+    def answer(self, body, content_type):
+        rows = request_rows(body, content_type)
+        return json.dumps({"predictions": [{"value": 152.0}] * len(rows)}).encode()
+
+
 class MalformedEndpoint(ModelEndpoint):
     def answer(self, body, content_type):
         return b'{"predictions": [0, 1'
@@ -120,25 +148,38 @@ class FailingEndpoint(ModelEndpoint):
         )
 
 
-@pytest.fixture
-def staging_deployment(sagemaker, s3, trained, tmp_path):
-    """A staging endpoint in moto, its model package with metadata, test data in S3, and the build config."""
-    _, test_csv = trained
+def quality_report(problem_type: str, metric: str, threshold: float, parameter: str) -> dict:
+    """The part of ModelBuild's evaluation.json the staging test reads."""
+    return {
+        f"{problem_type}_metrics": {metric: {"value": 0.0, "standard_deviation": 0.0}},
+        "quality_gate": {
+            "problem_type": problem_type,
+            "metric": metric,
+            "value": 0.0,
+            "threshold": threshold,
+            "threshold_parameter": parameter,
+        },
+    }
+
+
+def deploy_for_test(sagemaker, s3, tmp_path, csv: str, report: dict | None) -> dict:
+    """A staging endpoint in moto, its model package with metadata and quality report, and the build config."""
     suffix = uuid.uuid4().hex[:8]
     bucket = f"sagemaker-project-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="pipeline/test/test.csv", Body=test_csv.encode())
+    s3.put_object(Bucket=bucket, Key="pipeline/test/test.csv", Body=csv.encode())
+    report_uri = None
+    if report is not None:
+        s3.put_object(Bucket=bucket, Key="pipeline/evaluation/evaluation.json", Body=json.dumps(report).encode())
+        report_uri = f"s3://{bucket}/pipeline/evaluation/evaluation.json"
     group = f"proj-{suffix}"
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     package = register_package(
         sagemaker,
         group,
         "Approved",
-        {
-            "TestDataS3Uri": f"s3://{bucket}/pipeline/test/test.csv",
-            "TargetColumn": "target",
-            "AccuracyThreshold": "0.9",
-        },
+        {"TestDataS3Uri": f"s3://{bucket}/pipeline/test/test.csv", "TargetColumn": "target"},
+        report_uri,
     )
     endpoint = f"proj-{suffix}-staging"
     sagemaker.create_model(
@@ -159,6 +200,18 @@ def staging_deployment(sagemaker, s3, trained, tmp_path):
     config = tmp_path / "staging-config-export.json"
     config.write_text(json.dumps({"Parameters": {"EndpointName": endpoint, "ModelPackageName": package}, "Tags": {}}))
     return {"config": config, "report": tmp_path / "test-results.xml", "package": package, "endpoint": endpoint}
+
+
+@pytest.fixture
+def staging_deployment(sagemaker, s3, trained, tmp_path):
+    report = quality_report("binary_classification", "accuracy", 0.9, "AccuracyThreshold")
+    return deploy_for_test(sagemaker, s3, tmp_path, trained[1], report)
+
+
+@pytest.fixture
+def regression_deployment(sagemaker, s3, trained_regressor, tmp_path):
+    report = quality_report("regression", "r2", 0.3, "R2Threshold")
+    return deploy_for_test(sagemaker, s3, tmp_path, trained_regressor[1], report)
 
 
 def run_staging_test(deployment, runtime, sagemaker, s3, *extra: str) -> int:
@@ -199,11 +252,45 @@ def test_wrong_labels_fail_the_accuracy_check(staging_deployment, trained, sagem
     assert run_staging_test(staging_deployment, WrongLabelEndpoint(trained[0]), sagemaker, s3) == 1
 
     outcomes = report_cases(staging_deployment["report"])
-    assert outcomes["accuracy reaches the package's threshold"] == "failure"
+    assert outcomes["quality reaches the package's threshold"] == "failure"
     assert outcomes["responses follow the serving contract"] == "passed"
     output = capsys.readouterr().out
-    assert "FAIL  accuracy reaches the package's threshold: accuracy 0.0" in output
-    assert "threshold 0.9: below the threshold" in output
+    assert "FAIL  quality reaches the package's threshold: accuracy 0.0" in output
+    assert "threshold 0.9 (AccuracyThreshold): below the threshold" in output
+
+
+def test_a_regression_endpoint_is_judged_by_r2(regression_deployment, trained_regressor, sagemaker, s3, capsys):
+    model, csv = trained_regressor
+    runtime = ModelEndpoint(model)
+    assert run_staging_test(regression_deployment, runtime, sagemaker, s3) == 0
+    assert set(report_cases(regression_deployment["report"]).values()) == {"passed"}
+    rows = parse_test_csv(csv, "target", "test.csv")
+    expected = r2_score(rows.targets, model.predict(np.array(rows.features, dtype=float)))
+    output = capsys.readouterr().out
+    assert f"PASS  quality reaches the package's threshold: r2 {expected:.4f} on 89 rows" in output
+    assert "threshold 0.3 (R2Threshold)" in output
+
+
+def test_a_regression_that_ignores_its_features_fails_the_r2_check(
+    regression_deployment, trained_regressor, sagemaker, s3, capsys
+):
+    assert run_staging_test(regression_deployment, MeanEndpoint(trained_regressor[0]), sagemaker, s3) == 1
+    outcomes = report_cases(regression_deployment["report"])
+    assert outcomes["responses follow the serving contract"] == "passed"
+    assert outcomes["quality reaches the package's threshold"] == "failure"
+    assert "threshold 0.3 (R2Threshold): below the threshold" in capsys.readouterr().out
+
+
+def test_a_classifier_answer_to_a_regression_package_breaks_the_contract(
+    regression_deployment, trained, sagemaker, s3, capsys
+):
+    class LabelsForRegression(ModelEndpoint):
+        def answer(self, body, content_type):
+            rows = request_rows(body, content_type)
+            return json.dumps({"predictions": [{"label": 1, "probabilities": {"1": 1.0}}] * len(rows)}).encode()
+
+    assert run_staging_test(regression_deployment, LabelsForRegression(trained[0]), sagemaker, s3) == 1
+    assert 'expected an object like {"value": <number>}' in capsys.readouterr().out
 
 
 def test_malformed_json_fails_the_format_check(staging_deployment, trained, sagemaker, s3, capsys):
@@ -211,7 +298,7 @@ def test_malformed_json_fails_the_format_check(staging_deployment, trained, sage
 
     outcomes = report_cases(staging_deployment["report"])
     assert outcomes["responses follow the serving contract"] == "failure"
-    assert outcomes["accuracy reaches the package's threshold"] == "failure"
+    assert outcomes["quality reaches the package's threshold"] == "failure"
     assert "response is not JSON" in capsys.readouterr().out
 
 
@@ -223,7 +310,7 @@ def test_slow_endpoint_fails_the_latency_budget(staging_deployment, trained, sag
 
     outcomes = report_cases(staging_deployment["report"])
     assert outcomes["p95 latency is within budget"] == "failure"
-    assert outcomes["accuracy reaches the package's threshold"] == "passed"
+    assert outcomes["quality reaches the package's threshold"] == "passed"
     assert "over budget" in capsys.readouterr().out
 
 
@@ -237,7 +324,7 @@ def test_invocation_errors_are_reported_per_request(staging_deployment, trained,
 
 def test_missing_package_metadata_fails_early_and_skips_the_rest(staging_deployment, trained, sagemaker, s3, capsys):
     group = staging_deployment["package"].split("/")[-2]
-    unlabelled = register_package(sagemaker, group, "Approved", {"TargetColumn": "target", "AccuracyThreshold": "0.9"})
+    unlabelled = register_package(sagemaker, group, "Approved", {"TargetColumn": "target"})
     config = json.loads(staging_deployment["config"].read_text())
     config["Parameters"]["ModelPackageName"] = unlabelled
     staging_deployment["config"].write_text(json.dumps(config))
@@ -249,6 +336,53 @@ def test_missing_package_metadata_fails_early_and_skips_the_rest(staging_deploym
     assert list(outcomes.values()).count("skipped") == 4
     assert runtime.content_types == []
     assert "lacks CustomerMetadataProperties TestDataS3Uri" in capsys.readouterr().out
+
+
+def point_config_at(deployment, package: str) -> None:
+    config = json.loads(deployment["config"].read_text())
+    config["Parameters"]["ModelPackageName"] = package
+    deployment["config"].write_text(json.dumps(config))
+
+
+def test_a_package_without_a_quality_report_fails_early_naming_it(staging_deployment, trained, sagemaker, s3, capsys):
+    group = staging_deployment["package"].split("/")[-2]
+    metadata = sagemaker.describe_model_package(ModelPackageName=staging_deployment["package"])
+    point_config_at(
+        staging_deployment, register_package(sagemaker, group, "Approved", metadata["CustomerMetadataProperties"])
+    )
+    assert run_staging_test(staging_deployment, ModelEndpoint(trained[0]), sagemaker, s3) == 1
+    assert report_cases(staging_deployment["report"])["test inputs are readable"] == "failure"
+    assert "has no ModelMetrics.ModelQuality.Statistics report" in capsys.readouterr().out
+
+
+def test_a_classifier_registered_with_only_an_accuracy_threshold_is_judged_on_accuracy(
+    staging_deployment, trained, sagemaker, s3, capsys
+):
+    """Packages registered by hand or by an earlier ModelBuild carry AccuracyThreshold, no quality report."""
+    group = staging_deployment["package"].split("/")[-2]
+    metadata = sagemaker.describe_model_package(ModelPackageName=staging_deployment["package"])
+    legacy = {**metadata["CustomerMetadataProperties"], "AccuracyThreshold": "0.9"}
+    point_config_at(staging_deployment, register_package(sagemaker, group, "Approved", legacy))
+    assert run_staging_test(staging_deployment, WrongLabelEndpoint(trained[0]), sagemaker, s3) == 1
+    assert "threshold 0.9 (AccuracyThreshold): below the threshold" in capsys.readouterr().out
+    assert run_staging_test(staging_deployment, ModelEndpoint(trained[0]), sagemaker, s3) == 0
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        ({"binary_classification_metrics": {}}, 'has no "quality_gate" object'),
+        ({"quality_gate": {"problem_type": "ranking"}}, "problem_type must be one of"),
+        ({"quality_gate": {"problem_type": "regression", "metric": "mape"}}, "metric must be one of"),
+        (
+            {"quality_gate": {"problem_type": "regression", "metric": "r2", "threshold": "0.3"}},
+            "threshold must be a number",
+        ),
+    ],
+)
+def test_a_quality_report_without_a_usable_gate_is_refused(report, expected):
+    with pytest.raises(InputError, match=expected):
+        read_quality_gate(report, "s3://b/evaluation.json")
 
 
 def test_endpoint_that_never_comes_up_fails_with_the_timeout(staging_deployment, trained, s3, capsys):
@@ -330,7 +464,11 @@ def test_latency_is_measured_per_request():
 
 
 def test_metrics():
-    assert accuracy([1, 0, None, 1], [1, 1, 0, 1]) == 0.5
+    assert accuracy([1, 0, None, 1], [1.0, 1.0, 0.0, 1.0]) == 0.5
+    expected, predicted = [3.0, -0.5, 2.0, 7.0], [2.5, 0.0, 2.0, 8.0]
+    assert r2(predicted, expected) == pytest.approx(r2_score(expected, predicted))
+    with pytest.raises(ValueError, match="1 of 4 rows got no answer"):
+        r2([2.5, None, 2.0, 8.0], expected)
     assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
     assert percentile([3.0], 95) == 3.0
     assert csv_body([["1.5", "2"], ["3", "4"]]) == b"1.5,2\n3,4\n"

@@ -114,18 +114,6 @@ def test_equal_min_and_max_turn_autoscaling_off(tmp_path, capacity):
     assert "AutoScalingTarget" not in resources
 
 
-def test_template_uses_only_resource_types_the_local_cloud_supports():
-    types = {resource["Type"] for resource in load_template(TEMPLATE_PATH)["Resources"].values()}
-    assert types <= {
-        "AWS::SageMaker::Model",
-        "AWS::SageMaker::EndpointConfig",
-        "AWS::SageMaker::Endpoint",
-        "AWS::CloudWatch::Alarm",
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        "AWS::ApplicationAutoScaling::ScalingPolicy",
-    }
-
-
 def test_template_outputs_the_endpoint_name():
     outputs = load_template(TEMPLATE_PATH)["Outputs"]
     assert outputs["EndpointName"]["Value"] == {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
