@@ -237,7 +237,7 @@ def test_model_error_carries_the_models_message(local, endpoint):
     assert error["Error"]["Code"] == "ModelError"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert "expected 30 feature values per row, got 3" in error["Error"]["Message"]
-    assert error["OriginalStatusCode"] == 400
+    assert error["OriginalStatusCode"] == 500  # whatever the script raises, as the container answers it
     assert "expected 30 feature values" in error["OriginalMessage"]
     assert error["LogStreamArn"].endswith(
         f"log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:AllTraffic/local-1"
@@ -590,24 +590,26 @@ def test_endpoint_comes_back_after_kill_9_of_the_local_cloud(tmp_path, model, da
         process.wait(timeout=20)
 
 
-# the model server's default handlers (an archive with model.joblib and no script) ------------------
-def test_default_handlers_serve_a_bare_model_joblib(model, dataset, tmp_path):
-    from localcloud.services.sagemaker.serving.handlers import Handlers, ScriptError
+# the scikit-learn container's default handlers, behind a script that defines only model_fn ---------
+def test_default_handlers_serve_behind_a_script_with_only_model_fn(model, dataset, tmp_path):
+    from localcloud.services.sagemaker.serving.handlers import Handlers, InvocationError, ScriptError
 
     joblib.dump(model, tmp_path / "model.joblib")
-    handlers = Handlers.from_environment({})
+    loader = "import joblib, os\n\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
+    (tmp_path / "load.py").write_text(loader)
+    handlers = Handlers.from_environment({"SAGEMAKER_PROGRAM": "load.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)})
     loaded = handlers.model_fn(str(tmp_path))
     rows = dataset[0][:3]
     expected = model.predict(rows).tolist()
     body, content_type = handlers.invoke(loaded, csv_rows(rows).encode(), "text/csv", "application/json")
     assert (json.loads(body), content_type) == (expected, "application/json")
-    body, _ = handlers.invoke(loaded, json.dumps({"instances": rows.tolist()}).encode(), "application/json", "text/csv")
+    body, _ = handlers.invoke(loaded, json.dumps(rows.tolist()).encode(), "application/json", "text/csv")
     assert body.decode().split() == [str(label) for label in expected]
-    with pytest.raises(ValueError, match="rows of numbers only"):
+    with pytest.raises(ValueError, match="could not convert string to float"):
         handlers.invoke(loaded, b"mean_radius,mean_texture\n1,2", "text/csv", "application/json")
-    with pytest.raises(ValueError, match="unsupported content type 'text/plain'"):
+    with pytest.raises(InvocationError, match="Content type text/plain is not supported"):
         handlers.invoke(loaded, b"1,2", "text/plain", "application/json")
-    with pytest.raises(ScriptError, match="no model_fn in the inference script and no model.joblib"):
-        handlers.model_fn(str(tmp_path / "empty"))
+    with pytest.raises(ScriptError, match="SAGEMAKER_PROGRAM is not set"):
+        Handlers.from_environment({})
     with pytest.raises(ScriptError, match="inference script 'serve.py' not found"):
         Handlers.from_environment({"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)})

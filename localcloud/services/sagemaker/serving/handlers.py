@@ -1,15 +1,28 @@
-"""The scikit-learn container's handler contract: ``model_fn``, ``input_fn``, ``predict_fn``,
-``output_fn`` (or one ``transform_fn``) from the user's inference script, with defaults for any it
-leaves out, so a model archive that works on SageMaker works here unchanged.
+"""The scikit-learn serving container's handler contract, as its single-model server applies it.
+
+The inference script (``SAGEMAKER_PROGRAM`` in ``SAGEMAKER_SUBMIT_DIRECTORY``) defines
+``model_fn`` and either ``input_fn``/``predict_fn``/``output_fn`` or one ``transform_fn``; what it
+leaves out is the container's default. Faithful to the container:
+
+- the body reaches ``input_fn``/``transform_fn`` as ``str`` (UTF-8) when the Content-Type is exactly
+  ``application/json`` or ``text/csv``, else as ``bytes``; no Content-Type means ``application/json``;
+- a missing or ``*/*`` Accept is ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` (``application/json``);
+- there is no default ``model_fn``: the model fails to load, saying to provide one;
+- the default ``input_fn`` decodes JSON, CSV and NPY into a numpy array (float32 for the text types),
+  ``predict_fn`` calls ``model.predict``, ``output_fn`` encodes JSON, CSV or NPY; a content type they
+  cannot decode is 415 and an Accept they cannot encode is 406, with the container's JSON error body;
+- anything a script's function raises is a 500.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,86 +33,127 @@ import numpy as np
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
-DEFAULT_MODEL_FILE = "model.joblib"
+ANY = "*/*"
+UTF8_TYPES = (JSON, CSV)
+NO_MODEL_FN = (
+    "Please provide a model_fn implementation.\n"
+    "See documentation for model_fn at https://github.com/aws/sagemaker-python-sdk"
+)
 
 
 class ScriptError(RuntimeError):
     """The inference script or the model could not be loaded; the message says what to fix."""
 
 
-# defaults ------------------------------------------------------------------------------------
-def default_model_fn(model_dir: str) -> Any:
-    """Load ``model.joblib`` from the model folder, as most scikit-learn training scripts save it."""
-    path = Path(model_dir) / DEFAULT_MODEL_FILE
-    if not path.is_file():
-        found = sorted(p.name for p in Path(model_dir).iterdir()) if Path(model_dir).is_dir() else []
-        raise ScriptError(
-            f"no model_fn in the inference script and no {DEFAULT_MODEL_FILE} in {model_dir} "
-            f"(found: {', '.join(found) or 'nothing'}): save the model as {DEFAULT_MODEL_FILE} "
-            "or define model_fn(model_dir)"
+class UnsupportedFormatError(Exception):
+    """A content type the default handlers cannot decode, or an Accept they cannot encode."""
+
+    def __init__(self, content_type: str):
+        self.content_type = content_type
+        super().__init__(
+            f"Content type {content_type} is not supported by this framework.\n\n"
+            "Please implement input_fn to to deserialize the request data or an output_fn to\n"
+            "serialize the response. For more information, see the SageMaker Python SDK README."
         )
-    import joblib
-
-    return joblib.load(path)
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";")[0].strip().lower()
+class InvocationError(Exception):
+    """An answer other than 200 that the container gives itself (415, 406), with its JSON body."""
+
+    def __init__(self, status: int, error: Exception):
+        self.status = status
+        body = {"error": type(error).__name__, "error-message": str(error), "stack-trace": traceback.format_exc()}
+        self.body = json.dumps(body).encode()
+        super().__init__(str(error))
 
 
-def default_input_fn(body: bytes, content_type: str) -> np.ndarray:
-    """Decode text/csv, application/json (a list of rows or ``{"instances": ...}``) or .npy."""
-    media = _media_type(content_type)
-    if media == CSV:
-        try:
-            rows = np.genfromtxt(io.StringIO(body.decode("utf-8")), delimiter=",", dtype=float, ndmin=2)
-        except (UnicodeDecodeError, ValueError) as error:
-            raise ValueError(f"text/csv body must be rows of numbers separated by commas: {error}") from None
-        if rows.size == 0 or np.isnan(rows).any():
-            raise ValueError("text/csv body must be rows of numbers only (no header, no empty values)")
-        return rows
-    if media == JSON:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"application/json body is not valid JSON: {error}") from None
-        if isinstance(payload, dict):
-            if "instances" not in payload:
-                raise ValueError('application/json body must be a list of rows or {"instances": [[...], ...]}')
-            payload = payload["instances"]
-        try:
-            return np.asarray(payload, dtype=float).reshape(len(payload), -1)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"application/json body must hold rows of numbers of equal length: {error}") from None
-    if media == NPY:
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    raise ValueError(f"unsupported content type {content_type!r}: send {CSV}, {JSON} or {NPY}")
+# decoding and encoding, as the container's encoders do -----------------------------------------
+def request_content(body: bytes, content_type: str) -> str | bytes:
+    """What the handlers get: text for exactly the UTF-8 types (undecodable bytes replaced), else bytes."""
+    return body.decode("utf-8", errors="replace") if content_type in UTF8_TYPES else body
+
+
+def _csv_to_numpy(text: str) -> np.ndarray:
+    rows = list(csv.reader(io.StringIO(text), delimiter=",", quotechar='"', doublequote=True, strict=True))
+    return np.array(rows).squeeze()
+
+
+def _npy_to_numpy(data: bytes | str) -> np.ndarray:
+    raw = data.encode("latin-1") if isinstance(data, str) else data
+    return np.load(io.BytesIO(raw), allow_pickle=False)
+
+
+DECODERS: dict[str, Callable[[Any], np.ndarray]] = {
+    JSON: lambda text: np.array(json.loads(text)),
+    CSV: _csv_to_numpy,
+    NPY: _npy_to_numpy,
+}
+
+
+def decode(content: str | bytes, content_type: str) -> np.ndarray:
+    try:
+        decoder = DECODERS[content_type]
+    except KeyError:
+        raise UnsupportedFormatError(content_type) from None
+    return decoder(content)
+
+
+def _to_json(prediction: Any) -> str:
+    return json.dumps(prediction, default=lambda value: value.tolist() if hasattr(value, "tolist") else str(value))
+
+
+def _to_csv(prediction: Any) -> str:
+    array = np.array(prediction)
+    if array.ndim == 1:
+        array = array.reshape(array.shape[0], 1)
+    stream = io.StringIO()
+    csv.writer(stream, lineterminator="\n", delimiter=",", quotechar='"', doublequote=True, strict=True).writerows(
+        array
+    )
+    return stream.getvalue()
+
+
+def _to_npy(prediction: Any) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, prediction)
+    return buffer.getvalue()
+
+
+ENCODERS: dict[str, Callable[[Any], str | bytes]] = {JSON: _to_json, CSV: _to_csv, NPY: _to_npy}
+
+
+def encode(prediction: Any, accept: str) -> str | bytes:
+    try:
+        encoder = ENCODERS[accept]
+    except KeyError:
+        raise UnsupportedFormatError(accept) from None
+    return encoder(prediction)
+
+
+def response_type(mimetype: str) -> str:
+    """The Content-Type the container's web framework sends for a mimetype: text types name their charset."""
+    if mimetype.startswith("text/") and "charset" not in mimetype:
+        return f"{mimetype}; charset=utf-8"
+    return mimetype
+
+
+# the container's defaults -----------------------------------------------------------------
+def default_model_fn(model_dir: str) -> Any:
+    """The container has none: a script must load its model."""
+    raise NotImplementedError(NO_MODEL_FN)
+
+
+def default_input_fn(input_data: str | bytes, content_type: str) -> np.ndarray:
+    array = decode(input_data, content_type)
+    return array.astype(np.float32) if content_type in UTF8_TYPES else array
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
     return model.predict(data)
 
 
-def default_output_fn(prediction: Any, accept: str) -> tuple[bytes | str, str]:
-    """Encode as JSON (lists for arrays), or CSV when asked for text/csv."""
-    media = _media_type(accept)
-    if isinstance(prediction, np.ndarray):
-        prediction = prediction.tolist()
-    if media == CSV:
-        rows = prediction if isinstance(prediction, list) else [prediction]
-        lines = [",".join(map(str, r)) if isinstance(r, list) else str(r) for r in rows]
-        return "\n".join(lines) + "\n", CSV
-    if media not in (JSON, "*/*", ""):
-        raise ValueError(f"unsupported accept type {accept!r}: this model answers {JSON} or {CSV}")
-    return json.dumps(prediction, default=_json_default), JSON
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+def default_output_fn(prediction: Any, accept: str) -> tuple[str | bytes, str]:
+    return encode(prediction, accept), accept
 
 
 # the user's script -----------------------------------------------------------------------
@@ -131,40 +185,64 @@ class Handlers:
     """The four steps of one invocation, whichever the script defines."""
 
     model_fn: Callable[[str], Any]
-    input_fn: Callable[[bytes, str], Any]
+    input_fn: Callable[[Any, str], Any]
     predict_fn: Callable[[Any, Any], Any]
     output_fn: Callable[[Any, str], Any]
-    transform_fn: Callable[[Any, bytes, str, str], Any] | None = None
+    transform_fn: Callable[[Any, Any, str, str], Any] | None = None
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Handlers:
-        """Read ``SAGEMAKER_PROGRAM``/``SAGEMAKER_SUBMIT_DIRECTORY``; no program means all defaults."""
+        """Read ``SAGEMAKER_PROGRAM``/``SAGEMAKER_SUBMIT_DIRECTORY`` and import the script."""
         environ = os.environ if environ is None else environ
         program = environ.get("SAGEMAKER_PROGRAM", "").strip()
-        module: Any = None
-        if program:
-            submit_dir = environ.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
-            module = load_script(submit_dir, program)
+        if not program:
+            raise ScriptError(
+                "SAGEMAKER_PROGRAM is not set: the scikit-learn container serves a model through an inference "
+                "script that defines model_fn; name it in the model's Environment (with SAGEMAKER_SUBMIT_DIRECTORY)"
+            )
+        module = load_script(environ.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code"), program)
+        steps = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn")}
+        transform_fn = getattr(module, "transform_fn", None)
+        if transform_fn is not None and any(steps.values()):
+            raise ScriptError(
+                f"{program}: Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn"
+            )
         return cls(
             model_fn=getattr(module, "model_fn", default_model_fn),
-            input_fn=getattr(module, "input_fn", default_input_fn),
-            predict_fn=getattr(module, "predict_fn", default_predict_fn),
-            output_fn=getattr(module, "output_fn", default_output_fn),
-            transform_fn=getattr(module, "transform_fn", None),
+            input_fn=steps["input_fn"] or default_input_fn,
+            predict_fn=steps["predict_fn"] or default_predict_fn,
+            output_fn=steps["output_fn"] or default_output_fn,
+            transform_fn=transform_fn,
         )
 
     def invoke(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        """Run one request through the handlers; returns the response body and its content type."""
+        """Run one request through the handlers; returns the response body and its Content-Type.
+
+        Only the container's own defaults answer 415/406 (``InvocationError``); whatever a script's
+        function raises goes up, to be a 500."""
+        content = request_content(body, content_type)
         if self.transform_fn is not None:
-            result = self.transform_fn(model, body, content_type, accept)
+            result = self.transform_fn(model, content, content_type, accept)
         else:
-            result = self.output_fn(self.predict_fn(self.input_fn(body, content_type), model), accept)
+            try:
+                data = self.input_fn(content, content_type)
+            except UnsupportedFormatError as error:
+                if self.input_fn is not default_input_fn:
+                    raise
+                raise InvocationError(415, error) from None
+            prediction = self.predict_fn(data, model)
+            try:
+                result = self.output_fn(prediction, accept)
+            except UnsupportedFormatError as error:
+                if self.output_fn is not default_output_fn:
+                    raise
+                raise InvocationError(406, error) from None
         if isinstance(result, tuple):
-            data, response_type = result[0], result[1]
+            data, mimetype = result[0], str(result[1])
         else:
-            data, response_type = result, accept if _media_type(accept) not in ("", "*/*") else JSON
+            data, mimetype = result, accept
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"output_fn must return str or bytes, got {type(data).__name__}")
-        return bytes(data), response_type
+        return bytes(data), response_type(mimetype)

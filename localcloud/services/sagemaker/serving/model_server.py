@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.core import http11
-from localcloud.services.sagemaker.serving.handlers import JSON, Handlers, ScriptError
+from localcloud.services.sagemaker.serving import requirements
+from localcloud.services.sagemaker.serving.handlers import ANY, JSON, Handlers, InvocationError, ScriptError
 from localcloud.services.sagemaker.serving.unix import SocketFolder
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
@@ -74,16 +75,18 @@ class ModelHTTPServer(socketserver.ThreadingUnixStreamServer):
             return 404, f"no such path {path}: use GET /ping or POST /invocations".encode(), TEXT
         if method != "POST":
             return 405, b"use POST /invocations", TEXT
-        content_type = headers.get("content-type") or self.default_content_type
-        accept = headers.get("accept") or "*/*"
-        if accept.strip() == "*/*":
+        # As the container reads them: "ContentType" (other AWS services' spelling) or Content-Type,
+        # else the default; a missing Accept or */* is the default Accept.
+        content_type = headers.get("contenttype") or headers.get("content-type") or self.default_content_type
+        accept = headers.get("accept")
+        if not accept or accept == ANY:
             accept = self.default_accept
         try:
             data, response_type = self.handlers.invoke(self.model, body, content_type, accept)
-        except ValueError as error:  # the script's way of saying the request is wrong
-            print(f"invocation rejected: {error}", flush=True)
-            return 400, str(error).encode(), TEXT
-        except Exception as error:  # noqa: BLE001 - any script failure is the caller's ModelError
+        except InvocationError as error:  # the container's own 415 / 406
+            print(f"invocation refused ({error.status}): {error}", flush=True)
+            return error.status, error.body, JSON
+        except Exception as error:  # noqa: BLE001 - whatever a script raises is a 500, as in the container
             traceback.print_exc()
             return 500, f"{type(error).__name__}: {error}".encode(), TEXT
         return 200, data, response_type
@@ -209,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workers = worker_count()
     except ValueError as error:
+        print(f"ERROR: {error}", flush=True)
+        return 1
+    try:
+        requirements.install_for_serving(os.environ.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code"))
+    except requirements.InstallFailed as error:
         print(f"ERROR: {error}", flush=True)
         return 1
     try:
