@@ -190,12 +190,12 @@ def test_a_requirement_that_cannot_be_installed_fails_the_job_with_pips_error(cl
 
 
 def test_a_scripts_own_pip_install_works_and_stays_with_that_job(cloud, s3):
-    installs = """\
+    installs = f"""\
         import subprocess, sys
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "%s"])
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "{SELF_INSTALLED_PACKAGE}"])
         import pyjokes
         open("/opt/ml/processing/output/joke.txt", "w").write(pyjokes.get_joke())
-    """ % SELF_INSTALLED_PACKAGE
+    """
     job = process(cloud, s3, "self-install", installs)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     assert s3.get_object(Bucket=BUCKET, Key="processed/self-install/joke.txt")["Body"].read()
