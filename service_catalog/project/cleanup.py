@@ -24,10 +24,21 @@ HANDLER_MODULE = "cleanup_handler"
 RUNTIME = "python3.14"
 TIMEOUT_SECONDS = 900
 LOG_RETENTION_DAYS = 30
+PROJECT_ID = "${SageMakerProjectId}"
+LIST_PIPELINES_WHY = "sagemaker:ListPipelines does not support resource-level permissions."
+PIPELINE_TAGS_WHY = (
+    "A build may upsert a pipeline under any name, so the handler finds this project's pipelines by their "
+    "sagemaker:project-id tag: it reads the tags of the account's pipelines (tags only)."
+)
+DELETE_PIPELINES_WHY = (
+    "Pipelines a build upserted may have any name; the condition limits deletion to those tagged with this "
+    "project's id."
+)
 
 
 class ProjectCleanup(Construct):
-    """Deletes the endpoint stacks, empties the bucket and the model package group on Delete.
+    """Deletes the endpoint stacks, empties the bucket and the model package group, and deletes the
+    project's SageMaker pipelines (found by their sagemaker:project-id tag) on Delete.
 
     The custom resource depends on the bucket, the group and the deploy role, so
     CloudFormation deletes it (running the handler) before any of them.
@@ -58,7 +69,7 @@ class ProjectCleanup(Construct):
             self,
             "Role",
             service="lambda.amazonaws.com",
-            description="Cleans up this project's endpoint stacks, bucket and model packages on deletion.",
+            description="Cleans up this project's endpoint stacks, bucket, model packages and pipelines on deletion.",
             statements=[
                 log_group_writes(log_group_template),
                 allow(["cloudformation:DeleteStack", "cloudformation:DescribeStacks"], stacks, why=STACKS_WHY),
@@ -67,6 +78,14 @@ class ProjectCleanup(Construct):
                 allow(["s3:DeleteObject", "s3:DeleteObjectVersion"], bucket.objects_arn, why=OBJECTS_WHY),
                 allow(["sagemaker:ListModelPackages"], "*", why=LIST_MODEL_PACKAGES_WHY),
                 allow(["sagemaker:DeleteModelPackage"], model_packages_arn(), why=MODEL_PACKAGES_WHY),
+                allow(["sagemaker:ListPipelines"], "*", why=LIST_PIPELINES_WHY),
+                allow(["sagemaker:ListTags"], arn("sagemaker", "pipeline/*"), why=PIPELINE_TAGS_WHY),
+                allow(
+                    ["sagemaker:DeletePipeline"],
+                    arn("sagemaker", "pipeline/*"),
+                    {"StringEquals": {"aws:ResourceTag/sagemaker:project-id": NAMES.sub(PROJECT_ID)}},
+                    why=DELETE_PIPELINES_WHY,
+                ),
             ],
         )
         self.function = lambda_.CfnFunction(
@@ -89,6 +108,7 @@ class ProjectCleanup(Construct):
             "ModelPackageGroupName": NAMES.sub(NAMES.model_package_group),
             "StackNames": [NAMES.sub(NAMES.staging_stack), NAMES.sub(NAMES.prod_stack)],
             "DeployRoleArn": deploy_role.arn,
+            "ProjectId": NAMES.sub(PROJECT_ID),
         }.items():
             self.resource.add_property_override(key, value)
         for dependency in depends_on:

@@ -1,9 +1,11 @@
 """Custom resource: when a project is deleted, remove what its pipelines created.
 
 CloudFormation cannot delete what it did not create: the endpoint stacks that
-ModelDeploy deployed, the objects (all versions) in the artifact bucket, and the
-model packages registered in the group. This handler does that on `Delete`, so the
-bucket and the group can then be deleted. Create and Update do nothing.
+ModelDeploy deployed, the objects (all versions) in the artifact bucket, the
+model packages registered in the group, and the SageMaker pipelines the ModelBuild
+builds upserted (every pipeline tagged `sagemaker:project-id` with this project's
+id). This handler does that on `Delete`, so the bucket and the group can then be
+deleted. Create and Update do nothing.
 
 Standard library and boto3 only: it runs on Lambda's Python runtime as is.
 """
@@ -23,6 +25,7 @@ LOG.setLevel(logging.INFO)
 SAFETY_MARGIN_SECONDS = 60
 POLL_SECONDS = 10
 DELETE_BATCH = 1000
+PROJECT_ID_TAG = "sagemaker:project-id"
 
 
 class CleanupError(RuntimeError):
@@ -50,13 +53,16 @@ def clean_up(properties: dict, deadline: float) -> str:
     deploy_role_arn = properties["DeployRoleArn"]
     bucket = properties["BucketName"]
     group = properties["ModelPackageGroupName"]
+    project_id = properties["ProjectId"]
 
     deleted_stacks = delete_stacks(boto3.client("cloudformation"), stack_names, deploy_role_arn, deadline)
     deleted_objects = empty_bucket(boto3.client("s3"), bucket)
-    deleted_packages = delete_model_packages(boto3.client("sagemaker"), group)
+    sagemaker = boto3.client("sagemaker")
+    deleted_packages = delete_model_packages(sagemaker, group)
+    deleted_pipelines = delete_project_pipelines(sagemaker, project_id)
     return (
         f"deleted stacks {deleted_stacks or 'none'}, {deleted_objects} object versions, "
-        f"{deleted_packages} model packages"
+        f"{deleted_packages} model packages, pipelines {deleted_pipelines or 'none'}"
     )
 
 
@@ -141,6 +147,26 @@ def delete_model_packages(sagemaker, group: str) -> int:
     for package_arn in arns:
         sagemaker.delete_model_package(ModelPackageName=package_arn)
     return len(arns)
+
+
+def delete_project_pipelines(sagemaker, project_id: str) -> list[str]:
+    """Delete every SageMaker pipeline tagged with the project's id (their executions go with them).
+
+    Pipelines are found by tag, not by name: a build may have been run with another
+    --pipeline-name, and a pipeline of another project must never be touched.
+    """
+    if not project_id:
+        raise CleanupError("ProjectId is empty: cannot tell this project's pipelines from others'")
+    deleted = []
+    for page in sagemaker.get_paginator("list_pipelines").paginate():
+        for summary in page.get("PipelineSummaries", []):
+            tag_pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=summary["PipelineArn"])
+            tags = [tag for tag_page in tag_pages for tag in tag_page.get("Tags", [])]
+            if {"Key": PROJECT_ID_TAG, "Value": project_id} in tags:
+                LOG.info("deleting pipeline %s", summary["PipelineName"])
+                sagemaker.delete_pipeline(PipelineName=summary["PipelineName"])
+                deleted.append(summary["PipelineName"])
+    return deleted
 
 
 def send_response(event: dict, physical_id: str, status: str, reason: str) -> None:

@@ -16,7 +16,8 @@ from service_catalog.project import cleanup_handler
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-BUCKET = "sagemaker-project-p-abc123def456"
+PROJECT_ID = "p-abc123def456"
+BUCKET = f"sagemaker-project-{PROJECT_ID}"
 GROUP = "churn-model-p-abc123def456"
 STACKS = ["sagemaker-churn-model-deploy-staging", "sagemaker-churn-model-deploy-prod"]
 STACK_TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
@@ -84,6 +85,7 @@ def event(request_type: str, response_url: str, **properties) -> dict:
             "ModelPackageGroupName": GROUP,
             "StackNames": STACKS,
             "DeployRoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker-project/deploy",
+            "ProjectId": PROJECT_ID,
             **properties,
         },
     }
@@ -111,6 +113,23 @@ def create_project_leftovers() -> None:
                 "SupportedResponseMIMETypes": ["application/json"],
             },
         )
+
+
+PIPELINE_DEFINITION = json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []})
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
+
+
+def create_pipeline(name: str, project_id: str | None) -> None:
+    tags = [{"Key": "sagemaker:project-name", "Value": "churn-model"}]
+    if project_id:
+        tags.append({"Key": "sagemaker:project-id", "Value": project_id})
+    boto3.client("sagemaker").create_pipeline(
+        PipelineName=name, PipelineDefinition=PIPELINE_DEFINITION, RoleArn=ROLE, Tags=tags
+    )
+
+
+def pipelines() -> list[str]:
+    return sorted(p["PipelineName"] for p in boto3.client("sagemaker").list_pipelines()["PipelineSummaries"])
 
 
 def remaining() -> dict:
@@ -159,3 +178,51 @@ def test_a_failure_is_reported_to_cloudformation_with_its_cause(aws, response_ur
     (answer,) = Responses.received
     assert answer["Status"] == "FAILED"
     assert "DeployRoleArn" in answer["Reason"]
+
+
+def test_delete_removes_the_pipelines_tagged_with_the_project_id_and_no_others(aws, response_url):
+    create_pipeline("sagemaker-churn-model", PROJECT_ID)
+    create_pipeline("churn-experiment", PROJECT_ID)  # a build run with another --pipeline-name
+    create_pipeline("sagemaker-other", "p-other0000000")
+    create_pipeline("untagged", None)
+
+    cleanup_handler.handler(event("Delete", response_url), Context())
+
+    assert pipelines() == ["sagemaker-other", "untagged"]
+    (answer,) = Responses.received
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert "pipelines ['churn-experiment', 'sagemaker-churn-model']" in answer["Reason"]
+
+
+def test_create_and_update_leave_the_pipelines(aws, response_url):
+    create_pipeline("sagemaker-churn-model", PROJECT_ID)
+    for request_type in ("Create", "Update"):
+        cleanup_handler.handler(event(request_type, response_url), Context())
+    assert pipelines() == ["sagemaker-churn-model"]
+
+
+def test_an_empty_project_id_deletes_no_pipeline(aws, response_url):
+    create_pipeline("sagemaker-churn-model", PROJECT_ID)
+    create_pipeline("untagged", None)
+    cleanup_handler.handler(event("Delete", response_url, ProjectId=""), Context())
+    (answer,) = Responses.received
+    assert answer["Status"] == "FAILED" and "ProjectId is empty" in answer["Reason"]
+    assert pipelines() == ["sagemaker-churn-model", "untagged"]
+
+
+def test_the_product_hands_the_project_id_over_and_deletes_only_tagged_pipelines(product):
+    """The custom resource passes ProjectId, and the role deletes a pipeline only if it carries the tag."""
+    from tests.service_catalog.template_tools import of_type
+
+    (resource,) = of_type(product, "AWS::CloudFormation::CustomResource").values()
+    assert resource["Properties"]["ProjectId"] == {"Fn::Sub": "${SageMakerProjectId}"}
+    statements = [
+        statement
+        for role in of_type(product, "AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    (delete,) = [s for s in statements if "sagemaker:DeletePipeline" in str(s["Action"])]
+    assert delete["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/sagemaker:project-id": {"Fn::Sub": "${SageMakerProjectId}"}}
+    }
