@@ -3,6 +3,7 @@ endpoint serving it, and reading a metric's statistics back as a user would."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from tests.localcloud.test_endpoints import IMAGE, SERVING_ENV, create_endpoint, make_archive
 
-# answers by the first word of the body: "ok" 200, "bad" 400 (ValueError), "fail" 500, "slow" 200 after 60 ms
-SCRIPTED_MODEL = """
-import json
+# send() encodes a word as a JSON number the default input_fn decodes: "ok" answers 200, "fail" 500, "slow"
+# 200 after 60 ms; "bad" goes as text/plain, which the container's default input_fn answers with 415 (a 4xx)
+SCRIPTED_MODEL = '''
 import time
 
 
@@ -20,24 +21,14 @@ def model_fn(model_dir):
     return "scripted"
 
 
-def input_fn(body, content_type):
-    return body.decode() if isinstance(body, bytes) else body
-
-
-def predict_fn(text, model):
-    word = text.split()[0] if text.split() else ""
-    if word == "bad":
-        raise ValueError("the request is not a row this model reads")
-    if word == "fail":
+def predict_fn(data, model):
+    code = int(float(data.ravel()[0]))
+    if code == 1:
         raise RuntimeError("the model broke")
-    if word == "slow":
+    if code == 2:
         time.sleep(0.06)
-    return {"echo": text}
-
-
-def output_fn(prediction, accept):
-    return json.dumps(prediction), "application/json"
-"""
+    return {"echo": code}
+'''
 
 
 def scripted_model_url(s3, bucket: str, folder: Path) -> str:
@@ -55,11 +46,16 @@ def scripted_endpoint(local, name: str, model_url: str, variants: tuple[str, ...
     return name
 
 
+WORDS = {"ok": 0, "fail": 1, "slow": 2}
+
+
 def send(runtime, endpoint: str, word: str, variant: str | None = None) -> int:
     """One invocation; returns the HTTP status the caller saw (424 for a model error)."""
     extra = {"TargetVariant": variant} if variant else {}
+    content_type = "text/plain" if word == "bad" else "application/json"
     try:
-        runtime.invoke_endpoint(EndpointName=endpoint, Body=word.encode(), ContentType="text/plain", **extra)
+        body = json.dumps([WORDS.get(word, 0)])
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, **extra)
         return 200
     except runtime.exceptions.ModelError:
         return 424

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from localcloud.services.cloudwatch import metric_store
 from tests.localcloud.conftest import reset_moto
 from tests.localcloud.metrics_helpers import (
     TimeScale,
@@ -39,7 +40,7 @@ def model_url(local, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(local, model_url):
-    """Two variants: blue answers 5 requests and refuses 2 (400), green answers 3 and breaks once (500)."""
+    """Two variants: blue answers 5 requests and refuses 2 (415), green answers 3 and breaks once (500)."""
     name = scripted_endpoint(local, "metered", model_url, ("blue", "green"))
     runtime = local.client("sagemaker-runtime")
     seen = [send(runtime, name, "ok", "blue") for _ in range(4)] + [send(runtime, name, "slow", "blue")]
@@ -156,8 +157,34 @@ def test_a_period_finer_than_the_local_buckets_is_refused_naming_the_fix(local):
     assert "use 10, 30 or a multiple of 60" in str(refused.value)
 
 
+def user_total(cloudwatch, namespace: str, metric: str) -> float:
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
+def test_the_metric_log_stays_near_the_size_of_what_is_kept(local, monkeypatch):
+    monkeypatch.setattr(metric_store, "COMPACT_BYTES", 4096)
+    cloudwatch, log = local.client("cloudwatch"), local.state_dir / "cloudwatch" / metric_store.LOG_FILE
+    before, largest = log.stat().st_size, 0
+    for _ in range(5):  # 5000 additions, one appended line each, all to the same few buckets
+        cloudwatch.put_metric_data(Namespace="Team/Log", MetricData=[{"MetricName": "n", "Value": 1.0}] * 1000)
+        largest = max(largest, log.stat().st_size)
+    assert user_total(cloudwatch, "Team/Log", "n") == 5000
+    appended = 5000 * len('{"k": ["123456789012", "us-east-1", "Team/Log", "n", []], "t": 0.0, "u": null, "n": 1.0}')
+    assert largest <= max(4 * before, before + 4096) + 8192 < before + appended  # rewritten as it grows
+
+
 def test_metrics_survive_a_restart(local, served):
     cloudwatch = local.client("cloudwatch")
     before = total(cloudwatch, "Invocations", dims(served, "blue"))
     local.restart()
     assert total(local.client("cloudwatch"), "Invocations", dims(served, "blue")) == before == 7
+    assert user_total(local.client("cloudwatch"), "Team/Log", "n") == 5000

@@ -134,7 +134,8 @@ class AlarmService:
                     key = (backend.account_id, backend.region_name, alarm.name)
                     if now < self._due.get(key, 0.0):
                         continue
-                    self._due[key] = now + clock.local_seconds(min(int(alarm.period or 60), 60))
+                    every = clock.local_seconds(min(int(alarm.period or 60), 60))
+                    self._due[key] = bucket_start(now, every) + every + clock.local_seconds(1)  # after each boundary
                     changed |= self._evaluate(backend, alarm, now, actions)
             if changed:
                 self.cloud.state.save_backends("cloudwatch")

@@ -31,6 +31,7 @@ log = logging.getLogger("localcloud.services.cloudwatch.metric_store")
 BASE_SECONDS = 10  # the finest period kept (AWS seconds); CloudWatch's own finest standard period is 60
 RETENTION_SECONDS = 86400  # AWS seconds of metrics kept (CloudWatch keeps 1-minute data for 15 days)
 LOG_FILE = "metrics.jsonl"
+COMPACT_BYTES = 32 * 1024 * 1024  # the log is rewritten from memory when it grew by this and thrice its live size
 
 Dimensions = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
 SeriesKey = tuple[str, str, str, str, Dimensions]  # account, region, namespace, metric name, dimensions
@@ -66,7 +67,8 @@ class MetricStore:
         self._series: dict[SeriesKey, Series] = {}
         self._feeders: list[Callable[[], None]] = []
         self._adds = 0
-        self._load()
+        self._written = 0  # bytes appended since the log was last rewritten
+        self._live = self._load()  # bytes of the log as last rewritten
         self._log = open(self.folder / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - open for the store's life
 
     # writing ----------------------------------------------------------------------------
@@ -79,8 +81,11 @@ class MetricStore:
             self._log.write(line + "\n")
             self._log.flush()
             self._adds += 1
+            self._written += len(line) + 1
             if self._adds % 1000 == 0:
                 self._prune(time.time())
+            if self._written > max(COMPACT_BYTES, 3 * self._live):
+                self._compact()
 
     def _merge(self, key: SeriesKey, start: float, stats: StatSet, unit: str | None) -> None:
         series = self._series.get(key)
@@ -143,10 +148,19 @@ class MetricStore:
             )
 
     # the log ----------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _compact(self) -> None:
+        """Rewrite the log from memory: its size stays within a few times what is kept (amortized, each
+        line is rewritten a bounded number of times), instead of growing for as long as the cloud runs."""
+        self._log.close()
+        self._prune(time.time())
+        self._live = self._rewrite(self.folder / LOG_FILE)
+        self._written = 0
+        self._log = open(self.folder / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - reopened after the rewrite
+
+    def _load(self) -> int:
         path = self.folder / LOG_FILE
         if not path.exists():
-            return
+            return 0
         skipped = 0
         with open(path, encoding="utf-8") as lines:
             for line in lines:
@@ -160,15 +174,17 @@ class MetricStore:
         if skipped:
             log.warning("skipped %d unreadable metric lines in %s", skipped, path)
         self._prune(time.time())
-        self._rewrite(path)
+        return self._rewrite(path)
 
-    def _rewrite(self, path: Path) -> None:
+    def _rewrite(self, path: Path) -> int:
         lines = []
         for key, series in self._series.items():
             for start, stats in sorted(series.buckets.items()):
                 record = {"k": [*key[:4], [list(d) for d in key[4]]], "t": start, "u": series.unit, **stats.to_json()}
                 lines.append(json.dumps(record))
-        atomic_write(path, ("\n".join(lines) + "\n" if lines else "").encode())
+        data = ("\n".join(lines) + "\n" if lines else "").encode()
+        atomic_write(path, data)
+        return len(data)
 
     def close(self) -> None:
         with self._lock:
