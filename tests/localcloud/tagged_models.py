@@ -23,7 +23,7 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 BUCKET = "tagged-models"
 
-SCRIPT = '''
+SCRIPT = """
 import json, os, time, uuid
 
 
@@ -45,7 +45,7 @@ def predict_fn(data, model):
 
 def output_fn(prediction, accept):
     return json.dumps(prediction), "application/json"
-'''
+"""
 
 
 def upload_tagged_model(s3, folder: Path, tag: str, delay: float = 0.0) -> str:
@@ -150,3 +150,48 @@ class Load:
     def instances_between(self, start: float, end: float) -> set[str]:
         with self._lock:
             return {instance for at, _, instance in self.answers if start <= at <= end}
+
+
+ALARM_NAMESPACE = "Deployments/Test"
+
+
+def put_breachable_alarm(cloudwatch, name: str) -> None:
+    """An alarm on a test metric of its own: one datapoint of 1 or more in a 10 s period breaches it."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=ALARM_NAMESPACE,
+        MetricName=name,
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+class AlarmTrip:
+    """Keeps an alarm in ALARM while it runs: breaching data for alarms that evaluate, and
+    SetAlarmState for the moment until an evaluation (as a user would force it)."""
+
+    def __init__(self, cloudwatch, name: str):
+        self.cloudwatch = cloudwatch
+        self.name = name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AlarmTrip:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.cloudwatch.put_metric_data(
+                Namespace=ALARM_NAMESPACE, MetricData=[{"MetricName": self.name, "Value": 10.0}]
+            )
+            self.cloudwatch.set_alarm_state(AlarmName=self.name, StateValue="ALARM", StateReason="test: breaching")
+            self._stop.wait(0.05)

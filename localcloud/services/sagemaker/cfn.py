@@ -245,6 +245,23 @@ def _keep_deployment_config(endpoint: FakeEndpoint, properties: dict[str, Any]) 
         del endpoint.last_deployment_config
 
 
+def _rolling_back(endpoint: FakeEndpoint, account_id: str, region_name: str) -> bool:
+    """Whether the stack that owns ``endpoint`` is rolling an update back.
+
+    CloudFormation then puts the previous configuration back; on AWS the endpoint never left it
+    (SageMaker rolled its own deployment back), so nothing is deployed or guarded. Here the rollback
+    re-creates that configuration under a new name, and the endpoint moves to it at once, unguarded:
+    an alarm still in ALARM must not fail the rollback too."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    for stack in cloudformation_backends[account_id][region_name].stacks.values():
+        if stack.status == "UPDATE_ROLLBACK_IN_PROGRESS" and any(
+            resource is endpoint for resource in stack.resource_map._parsed_resources.values()
+        ):
+            return True
+    return False
+
+
 def update_endpoint(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     """Same name: UpdateEndpoint on the same endpoint (blue/green). A new name is a replacement."""
     properties = cloudformation_json["Properties"]
@@ -264,7 +281,10 @@ def update_endpoint(cls, original_resource, new_resource_name, cloudformation_js
         if update is None:
             raise ResourceFailed("this local cloud cannot update endpoints (UpdateEndpoint is not installed)")
         try:
-            endpoint = update(name, config_name)
+            if _rolling_back(original_resource, account_id, region_name):
+                endpoint = update(name, config_name, restoring=True)
+            else:
+                endpoint = update(name, config_name)
         except SageMakerValidationError as error:
             raise ResourceFailed(message_of(error)) from None
         await_deployment(endpoint, config_name)

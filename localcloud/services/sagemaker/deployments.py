@@ -79,13 +79,15 @@ class Guard:
         self.config = config
         self.old = old
         self.deadline = time.monotonic() + clock.local_seconds(policy.maximum_execution)
+        self.tripped: list[str] = []  # once an alarm was seen in ALARM, the deployment rolls back
 
     def check(self) -> None:
         if self.cancelled():
             raise Superseded()
-        firing = self.watch.firing()
-        if firing:
-            raise RolledBack(rollback_reason(self.config, self.old, firing))
+        if not self.tripped:
+            self.tripped = self.watch.firing()
+        if self.tripped:
+            raise RolledBack(rollback_reason(self.config, self.old, self.tripped))
         if time.monotonic() > self.deadline:
             raise RolledBack(
                 f"Deployment of endpoint configuration {self.config} exceeded MaximumExecutionTimeoutInSeconds "
@@ -115,7 +117,17 @@ class Guard:
 class BlueGreenDeployment:
     """One UpdateEndpoint from the blue fleet to ``config_name``."""
 
-    def __init__(self, host, backend, name: str, runtime, generation: int, config_name: str, policy: Policy):
+    def __init__(
+        self,
+        host,
+        backend,
+        name: str,
+        runtime,
+        generation: int,
+        config_name: str,
+        policy: Policy,
+        reason: str | None = None,
+    ):
         self.host = host
         self.backend = backend
         self.name = name
@@ -123,6 +135,7 @@ class BlueGreenDeployment:
         self.generation = generation
         self.config_name = config_name
         self.policy = policy
+        self.reason = reason  # the FailureReason to keep when done (a CloudFormation rollback's)
         self.key = (backend.account_id, backend.region_name, name)
         self.blue: Fleet = runtime.active
         region = backend.region_name
@@ -174,9 +187,13 @@ class BlueGreenDeployment:
                 f"create them or fix DeploymentConfig. The endpoint serves {self.blue.config_name}."
             )
         self.guard.check()
-        self.green = self.host.provision(
-            self.key, self.config_name, specs, data_capture, totals, active=False, cancelled=self.guard.stopped_by_check
-        )
+        try:
+            self.green = self.host.provision(
+                self.key, self.config_name, specs, data_capture, totals, False, self.guard.stopped_by_check
+            )
+        except DeploymentError:
+            self.guard.check()  # stopped by the guard: its reason (an alarm, the timeout), not "cancelled"
+            raise
         self.guard.check()
         self.host.route(self.runtime, self.green, 0.0)
         for index, step in enumerate(plan(self.policy, totals)):
@@ -184,7 +201,7 @@ class BlueGreenDeployment:
             for seconds, setting in step.bakes:
                 self._bake(step, seconds, setting)
         self.guard.check()
-        if not self.host.commit(self.backend, self.name, self.runtime, self.generation, self.green):
+        if not self.host.commit(self.backend, self.name, self.runtime, self.generation, self.green, self.reason):
             raise Superseded()
 
     def _capacity_words(self, step: Step, variant: str, canary: bool) -> str:

@@ -101,13 +101,20 @@ class EndpointService:
         runtime = self._new_runtime(_key(backend, endpoint.endpoint_name))
         self._spawn(self._create, backend, endpoint.endpoint_name, runtime, runtime.generation, None, None)
 
-    def on_update(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config_name: str) -> None:
-        policy = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None))
+    def on_update(
+        self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config_name: str, restoring: bool = False
+    ) -> None:
+        if restoring:
+            policy, keep_reason = Policy(), endpoint.failure_reason
+        else:
+            policy, keep_reason = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None)), None
         endpoint.endpoint_status = "Updating"
         endpoint.failure_reason = None
         endpoint.pending_deployment_summary = {"EndpointConfigName": config_name, "StartTime": utcnow()}
         runtime, generation = self._next_generation(_key(backend, endpoint.endpoint_name))
-        self._spawn(self._update, backend, endpoint.endpoint_name, runtime, generation, config_name, policy)
+        self._spawn(
+            self._update, backend, endpoint.endpoint_name, runtime, generation, config_name, policy, keep_reason
+        )
 
     def on_delete(self, backend: SageMakerModelBackend, endpoint_name: str) -> None:
         key = _key(backend, endpoint_name)
@@ -200,9 +207,9 @@ class EndpointService:
             self.state.save_backends("sagemaker")
         return True
 
-    def commit(self, backend, name: str, runtime: Runtime, generation: int, green: Fleet) -> bool:
+    def commit(self, backend, name: str, runtime: Runtime, generation: int, green: Fleet, reason=None) -> bool:
         """All traffic on ``green``: the endpoint is InService on its configuration, the old fleet drains."""
-        return self.settle(backend, name, runtime, generation, status="InService", fleet_=green)
+        return self.settle(backend, name, runtime, generation, status="InService", reason=reason, fleet_=green)
 
     def settle(
         self,
@@ -267,10 +274,12 @@ class EndpointService:
         if not self.settle(backend, name, runtime, generation, status="InService", reason=reason, fleet_=deployed):
             self.factory.retire(deployed.instances())
 
-    def _update(self, backend, name: str, runtime: Runtime, generation: int, config_name: str, policy: Policy) -> None:
+    def _update(
+        self, backend, name: str, runtime: Runtime, generation: int, config_name: str, policy: Policy, reason
+    ) -> None:
         if runtime.active is None:  # a restart is still bringing the old fleet back
             runtime.settled.wait(RESUME_WAIT_SECONDS)
-        BlueGreenDeployment(self, backend, name, runtime, generation, config_name, policy).run()
+        BlueGreenDeployment(self, backend, name, runtime, generation, config_name, policy, reason).run()
 
     # what serves, for restarts ----------------------------------------------------------------
     def _record_path(self, key: Key) -> Path:
@@ -617,8 +626,13 @@ def _delete_endpoint(original):
     return delete_endpoint
 
 
-def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
-    """UpdateEndpoint, which moto lacks: validates as SageMaker does, then deploys blue/green."""
+def update_endpoint(
+    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, restoring: bool = False
+) -> FakeEndpoint:
+    """UpdateEndpoint, which moto lacks: validates as SageMaker does, then deploys blue/green.
+
+    ``restoring``: a CloudFormation rollback putting the previous configuration back (cfn.py): all at
+    once and unguarded, keeping the FailureReason that says why the update was rolled back."""
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is None:
         raise MotoValidationError(f'Could not find endpoint "{_endpoint_arn(self, endpoint_name)}".')
@@ -634,14 +648,14 @@ def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_co
         policy = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None))
     except DeploymentConfigError as error:
         raise MotoValidationError(str(error)) from None
-    if policy.kind == "ROLLING":
+    if policy.kind == "ROLLING" and not restoring:
         raise MotoValidationError(
             "DeploymentConfig.RollingUpdatePolicy is not supported by the local cloud: it deploys blue/green "
             "only; use BlueGreenUpdatePolicy (ALL_AT_ONCE, CANARY or LINEAR)."
         )
     service = _service()
     if service is not None:
-        service.on_update(self, endpoint, endpoint_config_name)
+        service.on_update(self, endpoint, endpoint_config_name, restoring)
     else:
         config = self.endpoint_configs[endpoint_config_name]
         endpoint.endpoint_config_name = endpoint_config_name
