@@ -121,6 +121,48 @@ def test_list_metrics_names_every_endpoint_metric(local, served):
             assert (metric, (("EndpointName", served), ("VariantName", variant))) in names
 
 
+def test_during_a_deployment_the_new_fleet_also_reports_its_endpoint_config(local, model_url):
+    name = scripted_endpoint(local, "shifting", model_url)
+    sm, runtime, cloudwatch = local.client("sagemaker"), local.client("sagemaker-runtime"), local.client("cloudwatch")
+    sm.create_endpoint_config(
+        EndpointConfigName="shifting-config-2",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "shifting-AllTraffic",
+                "InitialInstanceCount": 2,  # the canary is one of them, baking while the old fleet serves too
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sm.update_endpoint(
+        EndpointName=name,
+        EndpointConfigName="shifting-config-2",
+        DeploymentConfig={
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {
+                    "Type": "CANARY",
+                    "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                    "WaitIntervalInSeconds": 600,  # 1 s here: invocations during the bake reach the new fleet
+                },
+                "TerminationWaitInSeconds": 0,
+            }
+        },
+    )
+    sent = 0
+    while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating":
+        sent += send(runtime, name, "ok") == 200
+    assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == "shifting-config-2"
+    new_fleet = {"EndpointName": name, "VariantName": "AllTraffic", "EndpointConfigName": "shifting-config-2"}
+    during = total(cloudwatch, "Invocations", new_fleet)
+    assert 0 < during <= sent
+    assert total(cloudwatch, "Invocations", dims(name, "AllTraffic")) == sent  # every fleet, every request
+    old_fleet = {**new_fleet, "EndpointConfigName": "shifting-config"}
+    assert total(cloudwatch, "Invocations", old_fleet) == 0  # the serving fleet reports without it
+    send(runtime, name, "ok")  # after the deployment: the endpoint's own dimensions only
+    assert total(cloudwatch, "Invocations", new_fleet) == during
+
+
 def test_user_metrics_still_work_beside_endpoint_metrics(local):
     cloudwatch = local.client("cloudwatch")
     cloudwatch.put_metric_data(
