@@ -4,8 +4,9 @@
 and then the rest, or ``LINEAR``ly in equal steps; each step bakes ``WaitIntervalInSeconds``
 while the ``AutoRollbackConfiguration`` alarms are watched, and the last one bakes
 ``TerminationWaitInSeconds`` (all at once bakes both) before the old fleet goes.
-``RollingUpdatePolicy`` replaces instances batch by batch instead. Sizes count instances of each
-variant (``INSTANCE_COUNT``) or a share of them (``CAPACITY_PERCENT``, at least one instance).
+``RollingUpdatePolicy`` is checked here too, but UpdateEndpoint refuses it (not run locally).
+Sizes count instances of each variant (``INSTANCE_COUNT``) or a share of them
+(``CAPACITY_PERCENT``, at least one instance).
 Every wait is AWS seconds; the deployment divides them by the local time scale (core.clock).
 """
 
