@@ -13,6 +13,8 @@ SERVICE_MODULES = [
     "localcloud.services.codebuild",
     "localcloud.services.codepipeline",
     "localcloud.services.sagemaker.jobs_api",
+    "localcloud.services.sagemaker.tuning",
+    "localcloud.services.sagemaker.transform",
     "localcloud.services.sagemaker.pipelines",
     "localcloud.services.cloudwatch",
     "localcloud.services.applicationautoscaling",

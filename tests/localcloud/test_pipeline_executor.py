@@ -568,7 +568,7 @@ def test_an_unsupported_step_in_a_branch_fails_the_execution_when_it_would_run(s
     assert "ClarifyCheck steps are not supported" in steps["CheckBias"]["FailureReason"]
 
 
-@pytest.mark.parametrize("step_type", ["QualityCheck", "EMR", "Callback", "Lambda", "Tuning", "Transform", "AutoML"])
+@pytest.mark.parametrize("step_type", ["QualityCheck", "EMR", "Callback", "AutoML"])
 def test_unsupported_step_types_fail_with_the_reason(sagemaker, step_type):
     definition = {"Version": "2020-12-01", "Steps": [{"Name": "Other", "Type": step_type, "Arguments": {}}]}
     _, described, steps = run(sagemaker, f"unsupported-{step_type.lower()}", definition)

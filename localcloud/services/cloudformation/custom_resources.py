@@ -211,7 +211,11 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
     return response
 
 
-def _run(cloud, function, event: dict[str, Any], folder: Path) -> tuple[dict[str, Any], list[str]]:
+def _run(
+    cloud, function, event: dict[str, Any], folder: Path, request_id: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Run the handler once (also for pipeline Lambda steps, whose events carry no RequestId)."""
+    request_id = request_id or event["RequestId"]
     ml = folder / "ml"
     code = ml / "code"
     code.mkdir(parents=True)
@@ -227,9 +231,9 @@ def _run(cloud, function, event: dict[str, Any], folder: Path) -> tuple[dict[str
         "function_name": function.function_name,
         "function_arn": function.function_arn,
         "memory_size": int(function.memory_size or 128),
-        "request_id": event["RequestId"],
+        "request_id": request_id,
         "log_group_name": f"/aws/lambda/{function.function_name}",
-        "log_stream_name": _stream_name(event["RequestId"]),
+        "log_stream_name": _stream_name(request_id),
         "timeout_seconds": timeout,
     }
     (ml / "event.json").write_text(json.dumps(event, default=str))

@@ -5,7 +5,8 @@ recent successful run of the same-named step of the same pipeline, within ``Expi
 cache key is equal. The key is the step's resolved arguments, restricted to the attributes SageMaker
 documents for the step type ("Default cache key attributes by pipeline step type"): for a processing
 step a changed output location or instance type still hits, a changed environment variable misses.
-Caching exists for job steps only; other step types run every time, as on SageMaker.
+Caching exists for job steps only (Processing, Training, Tuning, Transform); other step types run
+every time.
 
 ``ExpireAfter`` is a wall-clock window (it is not a wait, so the local time scale does not shrink it).
 """
@@ -29,6 +30,17 @@ KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "HyperParameters",
         "InputDataConfig",
     ),
+    # TrainingJobDefinition counts only through these children, as SageMaker documents
+    "Tuning": (
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition.AlgorithmSpecification",
+        "TrainingJobDefinition.HyperParameterRanges",
+        "TrainingJobDefinition.InputDataConfig",
+        "TrainingJobDefinition.StaticHyperParameters",
+        "TrainingJobDefinition.TuningObjective",
+        "TrainingJobDefinitions",
+    ),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 
 _DURATION = re.compile(
@@ -84,9 +96,17 @@ def config(step: dict[str, Any]) -> float | None:
 
 def cache_key(step_type: str, request: dict[str, Any]) -> str:
     """A digest of the attributes SageMaker compares, after parameters and properties are resolved."""
-    keyed = {attribute: request.get(attribute) for attribute in KEY_ATTRIBUTES[step_type]}
+    keyed = {attribute: _attribute(request, attribute) for attribute in KEY_ATTRIBUTES[step_type]}
     text = json.dumps([step_type, keyed], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _attribute(request: dict[str, Any], path: str) -> Any:
+    """``A`` or a child ``A.B`` of the request (None where absent)."""
+    value: Any = request
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def find_hit(

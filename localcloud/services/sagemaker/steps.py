@@ -14,6 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from localcloud.core.errors import AwsError
+from localcloud.services.sagemaker import lambda_steps
 from localcloud.services.sagemaker.retries import classify_client_error, classify_job_failure
 
 
@@ -97,6 +99,89 @@ def create_model(execution, step) -> tuple[dict, dict]:
     return {"Model": {"Arn": arn}}, {"ModelName": request["ModelName"]}
 
 
+def _short_job_name(execution, step_name: str, limit: int) -> str:
+    """A tuning job name (32 characters at most): the step, then the execution id and a random suffix."""
+    safe = re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9-]", "-", step_name)).strip("-") or "step"
+    suffix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(4))
+    tail = f"-{execution.execution_id}-{suffix}"
+    return safe[: limit - len(tail)].rstrip("-") + tail
+
+
+def _refused(action: str, error: AwsError) -> StepFailed:
+    return StepFailed(f"ClientError: could not {action}: {error.message}")
+
+
+def tuning(execution, step) -> tuple[dict, dict]:
+    """A hyperparameter tuning job, through the tuning service; its properties are the Describe response
+    and the best training jobs first (``TrainingJobSummaries[0]`` is the best, as SageMaker keeps them)."""
+    service = execution.service.cloud.tuning
+    request = execution.resolver.resolve(step["Arguments"])
+    reused = execution.reuse_cached_run(step, request)
+    if reused is not None:
+        return reused
+    request["HyperParameterTuningJobName"] = _short_job_name(execution, step["Name"], 32)
+    try:
+        record = service.new_record(request, _region(execution))
+    except AwsError as error:
+        raise _refused("create the hyperparameter tuning job", error) from None
+    record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
+    service.save(record)
+    metadata = {"TuningJob": {"Arn": record["HyperParameterTuningJobArn"]}}
+    execution.note_metadata(step["Name"], metadata)
+    record = service.run(record)
+    if record["HyperParameterTuningJobStatus"] != "Completed":
+        reason = record.get("FailureReason", f"the tuning job ended {record['HyperParameterTuningJobStatus']}")
+        raise StepFailed(reason, metadata, classify_job_failure(reason))
+    return metadata, service.step_properties(record["HyperParameterTuningJobName"])
+
+
+def transform(execution, step) -> tuple[dict, dict]:
+    """A batch transform job, through the transform service; its properties are the Describe response."""
+    service = execution.service.cloud.transform
+    request = execution.resolver.resolve(step["Arguments"])
+    reused = execution.reuse_cached_run(step, request)
+    if reused is not None:
+        return reused
+    request["TransformJobName"] = job_name(execution, step["Name"])
+    try:
+        record = service.new_record(request, _region(execution))
+    except AwsError as error:
+        raise _refused("create the transform job", error) from None
+    record["PipelineExecutionArn"] = execution.record["PipelineExecutionArn"]
+    service.save(record)
+    metadata = {"TransformJob": {"Arn": record["TransformJobArn"]}}
+    execution.note_metadata(step["Name"], metadata)
+    record = service.run(record)
+    if record["TransformJobStatus"] != "Completed":
+        reason = record.get("FailureReason", "transform job failed")
+        raise StepFailed(reason, metadata, classify_job_failure(reason))
+    return metadata, service.describe(record["TransformJobName"])
+
+
+def lambda_function(execution, step) -> tuple[dict, dict]:
+    """Invoke the function with the resolved Arguments; OutputParameters come from the dict it returns."""
+    function_arn = execution.resolver.resolve(step.get("FunctionArn"))
+    if not isinstance(function_arn, str) or not function_arn:
+        raise StepFailed(f"ClientError: step {step['Name']!r} has no FunctionArn: name the Lambda function to invoke")
+    event = execution.resolver.resolve(step.get("Arguments") or {})
+    outputs = step.get("OutputParameters") or []
+    try:
+        arn, values = lambda_steps.invoke(execution.service.cloud, _region(execution), function_arn, event, outputs)
+    except lambda_steps.LambdaStepError as error:
+        raise StepFailed(str(error), {"Lambda": {"Arn": function_arn}}) from None
+    metadata = {
+        "Lambda": {
+            "Arn": arn,
+            "OutputParameters": [{"Name": name, "Value": _text(value)} for name, value in values.items()],
+        }
+    }
+    return metadata, {"OutputParameters": values}
+
+
+def _text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def fail(execution, step) -> tuple[dict, dict]:
     message = execution.resolver.resolve(step["Arguments"].get("ErrorMessage", ""))
     raise StepFailed(str(message), {"Fail": {"ErrorMessage": str(message)}})
@@ -109,6 +194,9 @@ RUNNERS = {
     "RegisterModel": register_model,
     "Model": create_model,
     "Fail": fail,
+    "Tuning": tuning,
+    "Transform": transform,
+    "Lambda": lambda_function,
 }
 
 # Step types SageMaker has and the local cloud cannot run, with what they would need.
@@ -117,9 +205,6 @@ UNSUPPORTED = {
     "QualityCheck": "it runs Model Monitor's analysis container, which the local cloud does not have",
     "EMR": "it submits work to an Amazon EMR cluster, which the local cloud does not run",
     "AutoML": "it runs a SageMaker Autopilot job, which the local cloud does not run",
-    "Tuning": "it runs a hyperparameter tuning job, which the local cloud does not run",
-    "Transform": "it runs a batch transform job, which the local cloud does not run",
-    "Lambda": "it invokes an AWS Lambda function, which pipelines on the local cloud do not invoke",
     "Callback": "it waits for an SQS consumer to call SendPipelineExecutionStepSuccess, which the local cloud "
     "does not implement",
     "NotebookJob": "it runs a notebook in a SageMaker Distribution image, which the local cloud does not have",
