@@ -1,0 +1,1 @@
+"""Pipelines of our own writing in the shapes public SageMaker pipelines take (see README.md)."""
