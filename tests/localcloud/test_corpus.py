@@ -126,3 +126,88 @@ def test_classic_shape_fails_with_the_fail_steps_message_when_the_gate_is_not_me
     assert "RegisterDiabetesModel-RegisterModel" not in steps
     after = len(sagemaker.list_model_packages(ModelPackageGroupName="corpus-classic-models")["ModelPackageSummaryList"])
     assert after == before
+
+
+# --- 2. FrameworkProcessor with a requirements.txt ----------------------------------------------------
+
+
+def test_framework_processor_installs_its_requirements_and_the_package_serves(corpus):
+    s3 = corpus.client("s3")
+    harness.upload_code(s3, "framework_processor")
+    frame = harness.sklearn_frame("load_wine", 200)
+    harness.put_csv(s3, "corpus-framework-processor/input/data.csv", frame)
+    sagemaker = corpus.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="corpus-framework-models")
+
+    described, steps = harness.run(corpus, "framework_processor", "corpus-framework-processor")
+    harness.require_success(described, steps)
+    job = sagemaker.describe_processing_job(
+        ProcessingJobName=steps["FeaturizeWine"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    assert job["AppSpecification"]["ContainerEntrypoint"][-1].endswith("runproc.sh")
+    report_uri = next(o for o in job["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == "report")
+    summary = harness.read_object(s3, report_uri["S3Output"]["S3Uri"] + "/summary.txt").decode()
+    assert re.search(r"^split\s+rows\s+classes$", summary, re.M), summary  # tabulate's plain table
+    assert re.search(r"^train\s+142\s+3$", summary, re.M), summary
+
+    package = harness.latest_package(sagemaker, "corpus-framework-models")
+    assert package["ModelApprovalStatus"] == "Approved"
+    rows = frame.drop(columns="target").head(3).to_numpy().tolist()
+    answers = harness.deploy_and_invoke(corpus, package["ModelPackageArn"], "corpus-framework", rows)
+    assert answers["text/csv"] == answers["application/json"]
+    assert set(answers["text/csv"]) <= {0, 1, 2} and len(answers["text/csv"]) == 3
+
+
+# --- 3. a tuning step ----------------------------------------------------------------------------------
+
+
+def test_tuning_step_registers_the_best_model(corpus):
+    s3 = corpus.client("s3")
+    harness.upload_code(s3, "tuning")
+    frame = harness.sklearn_frame("load_breast_cancer", 200)
+    harness.put_csv(s3, "corpus-tuning/input/data.csv", frame)
+    sagemaker = corpus.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="corpus-tuning-models")
+
+    described, steps = harness.run(corpus, "tuning", "corpus-tuning")
+    harness.require_success(described, steps)
+    tuning_job = steps["TuneCancerModel"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 3
+    best = tuning["BestTrainingJob"]
+    listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+    scores = [job["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for job in listed["TrainingJobSummaries"]]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(scores)
+
+    package = harness.latest_package(sagemaker, "corpus-tuning-models")
+    best_model = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])["ModelArtifacts"]
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == best_model["S3ModelArtifacts"]
+    rows = frame.drop(columns="target").head(2).to_numpy().tolist()
+    answers = harness.deploy_and_invoke(corpus, package["ModelPackageArn"], "corpus-tuning", rows)
+    assert answers["text/csv"] == answers["application/json"]
+    assert set(answers["text/csv"]) <= {0, 1}
+
+
+# --- 4. a transform step ---------------------------------------------------------------------------------
+
+
+def test_transform_step_writes_one_prediction_per_input_row(corpus):
+    s3 = corpus.client("s3")
+    harness.upload_code(s3, "transform")
+    frame = harness.sklearn_frame("load_iris", 150)
+    harness.put_csv(s3, "corpus-transform/input/data.csv", frame)
+    batch = frame.drop(columns="target").head(20)
+    harness.put_csv(s3, "corpus-transform/batch/features.csv", batch, header=False)
+
+    described, steps = harness.run(corpus, "transform", "corpus-transform")
+    harness.require_success(described, steps)
+    model_name = steps["CreateIrisModel-CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
+    job_name = steps["TransformIrisBatch"]["Metadata"]["TransformJob"]["Arn"].rsplit("/", 1)[1]
+    job = corpus.client("sagemaker").describe_transform_job(TransformJobName=job_name)
+    assert job["TransformJobStatus"] == "Completed" and job["ModelName"] == model_name
+    output = harness.read_object(s3, job["TransformOutput"]["S3OutputPath"] + "/features.csv.out").decode()
+    predictions = [json.loads(line) for line in output.splitlines() if line.strip()]
+    flat = [value for line in predictions for value in (line if isinstance(line, list) else [line])]
+    assert len(flat) == 20 and set(flat) <= {0, 1, 2}, output
+    assert sum(p == t for p, t in zip(flat, frame["target"].head(20), strict=True)) >= 15  # the model learnt something

@@ -54,7 +54,7 @@ def get_pipeline():
         role=ROLE,
         sagemaker_session=session,
         base_job_name="fp-train",
-        hyperparameters={"task": "classification", "c": 2.0},
+        hyperparameters={"task": "classification", "regularization": 2.0},
     )
     train_uri = step_featurize.properties.ProcessingOutputConfig.Outputs["train"].S3Output.S3Uri
     step_train = TrainingStep(

@@ -65,7 +65,7 @@ def get_pipeline():
     tuner = HyperparameterTuner(
         estimator,
         objective_metric_name="validation:score",
-        hyperparameter_ranges={"c": ContinuousParameter(0.01, 10.0, scaling_type="Logarithmic")},
+        hyperparameter_ranges={"regularization": ContinuousParameter(0.01, 10.0, scaling_type="Logarithmic")},
         metric_definitions=[{"Name": "validation:score", "Regex": "validation-score: ([0-9\\.]+)"}],
         objective_type="Maximize",
         max_jobs=3,

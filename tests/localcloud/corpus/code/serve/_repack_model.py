@@ -11,7 +11,6 @@
 # ANY KIND, either express or implied. See the License for the specific
 # language governing permissions and limitations under the License.
 """Repack model script for training jobs to inject entry points"""
-from __future__ import absolute_import
 
 import argparse
 import logging
@@ -26,8 +25,8 @@ import tempfile
 # entry point in the "code" directory along with the existing model.  Subsequently, when the model
 # is unpacked for inference, the custom entry point will be used.
 # Reference: https://docs.aws.amazon.com/sagemaker/latest/dg/amazon-sagemaker-toolkits.html
-
-from os.path import abspath, realpath, dirname, normpath, join as joinpath
+from os.path import abspath, dirname, normpath, realpath
+from os.path import join as joinpath
 
 logger = logging.getLogger(__name__)
 

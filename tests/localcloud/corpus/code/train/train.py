@@ -27,7 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", choices=["regression", "classification"], required=True)
     parser.add_argument("--alpha", type=float, default=1.0, help="ridge's alpha")
-    parser.add_argument("--c", type=float, default=1.0, help="logistic regression's C")
+    # Not "--c": the training toolkit passes a one-letter hyperparameter as "-c", as on SageMaker.
+    parser.add_argument("--regularization", type=float, default=1.0, help="logistic regression's C")
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     args = parser.parse_args()
 
@@ -35,7 +36,7 @@ def main() -> None:
     if args.task == "regression":
         estimator = Ridge(alpha=args.alpha)
     else:
-        estimator = LogisticRegression(C=args.c, max_iter=500)
+        estimator = LogisticRegression(C=args.regularization, max_iter=500)
     model = make_pipeline(StandardScaler(), estimator).fit(features, target)
     val_features, val_target = read_channel("validation")
     if val_features is not None:
