@@ -136,7 +136,10 @@ class AlarmService:
                         continue
                     every = clock.local_seconds(min(int(alarm.period or 60), 60))
                     self._due[key] = bucket_start(now, every) + every + clock.local_seconds(1)  # after each boundary
-                    changed |= self._evaluate(backend, alarm, now, actions)
+                    try:
+                        changed |= self._evaluate(backend, alarm, now, actions)
+                    except Exception:  # noqa: BLE001 - one alarm's problem must not stop the others
+                        log.exception("alarm %s could not be evaluated", alarm.name)
             if changed:
                 self.cloud.state.save_backends("cloudwatch")
         self._run_actions(actions)
