@@ -13,7 +13,7 @@ from tests.localcloud.test_endpoints import IMAGE, SERVING_ENV, create_endpoint,
 
 # send() encodes a word as a JSON number the default input_fn decodes: "ok" answers 200, "fail" 500, "slow"
 # 200 after 60 ms; "bad" goes as text/plain, which the container's default input_fn answers with 415 (a 4xx)
-SCRIPTED_MODEL = '''
+SCRIPTED_MODEL = """
 import time
 
 
@@ -28,7 +28,7 @@ def predict_fn(data, model):
     if code == 2:
         time.sleep(0.06)
     return {"echo": code}
-'''
+"""
 
 
 def scripted_model_url(s3, bucket: str, folder: Path) -> str:
