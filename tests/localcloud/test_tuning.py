@@ -357,3 +357,57 @@ def test_a_cached_tuning_step_reuses_the_earlier_tuning_job(sagemaker):
         runs.append(list_steps(sagemaker, arn)["Tune"])
     assert runs[1]["Metadata"] == runs[0]["Metadata"]
     assert "CacheHitResult" in runs[1] and "CacheHitResult" not in runs[0]
+
+
+def test_a_tuning_job_cut_off_by_a_restart_goes_on_with_its_plan(tmp_path, monkeypatch):
+    import boto3
+
+    from localcloud.core.server import LocalCloud
+    from tests.localcloud.conftest import reset_moto
+
+    def start() -> LocalCloud:
+        reset_moto()
+        started = LocalCloud(tmp_path / "state").start()
+        for key, value in started.client_environment().items():
+            monkeypatch.setenv(key, value)
+        boto3.DEFAULT_SESSION = None
+        return started
+
+    local = start()
+    try:
+        client = local.client("sagemaker")
+        s3 = local.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="data/rows.csv", Body=b"1,2\n")
+        s3.put_object(Bucket=BUCKET, Key="code/train.tar.gz", Body=_tar({"train.py": TRAIN}))
+        client.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="across-restart",
+            HyperParameterTuningJobConfig=config("Grid", categorical(1, 2, 3, 4), None, parallel=1),
+            TrainingJobDefinition=definition(),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = [j for j in training_jobs(client, "across-restart") if j["TrainingJobStatus"] == "Completed"]
+            if done:
+                break
+            time.sleep(0.1)
+        assert (
+            client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="across-restart")[
+                "HyperParameterTuningJobStatus"
+            ]
+            == "InProgress"
+        )
+    finally:
+        local.stop()
+    local = start()
+    try:
+        client = local.client("sagemaker")
+        described = wait_tuning(client, "across-restart")
+        assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+        jobs = training_jobs(client, "across-restart")
+        assert sorted(j["TunedHyperParameters"]["depth"] for j in jobs) == ["1", "2", "3", "4"]
+        assert described["ObjectiveStatusCounters"]["Succeeded"] == 4, jobs
+        assert described["BestTrainingJob"]["TunedHyperParameters"] == {"depth": "3"}
+    finally:
+        local.stop()
+        reset_moto()

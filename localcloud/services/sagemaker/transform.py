@@ -16,7 +16,7 @@ import json
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from localcloud.services.sagemaker.serving.artifacts import DeploymentError
 from localcloud.services.sagemaker.serving.fleet import ServerFailed
 from localcloud.services.sagemaker.serving.proxy import UpstreamUnavailable
 
+SHUTDOWN_WAIT_SECONDS = 10.0
 FOLDER = "sagemaker/transform-jobs"
 TRANSFORM_JOB = names.Rule("transformJobName", r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", 1, 63)
 DEFAULT_PAYLOAD_MB = 6
@@ -127,6 +128,7 @@ class TransformService:
         self.root = cloud.state.root / "transform"
         self.records = self.root / "servers"
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sagemaker-transform")
+        self._running: list[Future] = []
         self._lock = threading.Lock()
 
     # records ----------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class TransformService:
                 raise AwsError("ResourceInUse", f"Job name {request['TransformJobName']} must be unique")
             record = self.new_record(request, region)
         self.save(record)
-        self.pool.submit(self.run, record)
+        self._submit(record)
         return {"TransformJobArn": record["TransformJobArn"]}
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -358,9 +360,15 @@ class TransformService:
                 )
                 self.save(record)
                 continue
-            self.pool.submit(self.run, record)
+            self._submit(record)
+
+    def _submit(self, record: dict[str, Any]) -> None:
+        self._running = [f for f in self._running if not f.done()] + [self.pool.submit(self.run, record)]
 
     def shutdown(self) -> None:
+        """No new job starts once the cloud stops; the one running may finish (10 s at most), so that
+        nothing is written after the cloud is gone."""
+        wait(self._running, timeout=SHUTDOWN_WAIT_SECONDS)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 

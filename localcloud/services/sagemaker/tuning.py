@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from localcloud import ACCOUNT_ID
@@ -26,6 +26,7 @@ from localcloud.services.sagemaker import tuning_search
 from localcloud.services.sagemaker.jobs import check_request
 from localcloud.services.sagemaker.tuning_search import TuningConfigError
 
+SHUTDOWN_WAIT_SECONDS = 10.0
 FOLDER = "sagemaker/tuning-jobs"
 TUNING_JOB = names.Rule("hyperParameterTuningJobName", r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", 1, 32)
 LOCAL_PARALLEL_LIMIT = 2  # the machine's cores
@@ -119,6 +120,7 @@ class TuningService:
     def __init__(self, cloud):
         self.cloud = cloud
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sagemaker-tuning")
+        self._running: list[Future] = []
         self._lock = threading.RLock()
 
     # records ----------------------------------------------------------------------------
@@ -174,7 +176,7 @@ class TuningService:
                     raise
             record = self.new_record(request, region)
             self.save(record)
-        self.pool.submit(self.run, record)
+        self._submit(record)
         return {"HyperParameterTuningJobArn": record["HyperParameterTuningJobArn"]}
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -311,12 +313,25 @@ class TuningService:
     def _run_one(self, record: dict[str, Any], run: dict[str, Any]) -> None:
         runner = self.cloud.jobs.runner
         job = runner.store.load("training", run["TrainingJobName"])
+        if (
+            job is not None
+            and job["TrainingJobStatus"] == "Failed"
+            and job.get("FailureReason", "").startswith("InternalServerError")
+        ):
+            with self._lock:  # it died with the local cloud: run it again, as a new job
+                run["TrainingJobName"] = (
+                    f"{record['HyperParameterTuningJobName']}-{run['TrainingJobName'].split('-')[-2]}-{secrets.token_hex(4)}"
+                )
+                self.save(record)
+            job = None
         if job is None:
             job = runner.training_record(self._training_request(record, run), record["Region"])
             job["TuningJobArn"] = record["HyperParameterTuningJobArn"]
             if record.get("PipelineExecutionArn"):
                 job["PipelineExecutionArn"] = record["PipelineExecutionArn"]
             job = runner.run_training(job)
+            if self.cloud.stopping.is_set():
+                return  # cut off with the local cloud: resume() runs it again
         while job["TrainingJobStatus"] == "InProgress" and not self.cloud.stopping.is_set():
             time.sleep(0.2)  # resumed by the job service after a restart
             job = runner.store.load("training", run["TrainingJobName"])
@@ -443,9 +458,15 @@ class TuningService:
                 )
                 self.save(record)
                 continue
-            self.pool.submit(self.run, record)
+            self._submit(record)
+
+    def _submit(self, record: dict[str, Any]) -> None:
+        self._running = [f for f in self._running if not f.done()] + [self.pool.submit(self.run, record)]
 
     def shutdown(self) -> None:
+        """No new job starts once the cloud stops; the one running may finish (10 s at most), so that
+        nothing is written after the cloud is gone."""
+        wait(self._running, timeout=SHUTDOWN_WAIT_SECONDS)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
