@@ -30,6 +30,8 @@ from localcloud.services.cloudwatch.statistics import StatSet
 log = logging.getLogger("localcloud.services.cloudwatch.metric_store")
 BASE_SECONDS = 10  # the finest period kept (AWS seconds); CloudWatch's own finest standard period is 60
 RETENTION_SECONDS = 86400  # AWS seconds of metrics kept (CloudWatch keeps 1-minute data for 15 days)
+FINE_SECONDS = 3 * 3600  # AWS seconds kept in base buckets; older data is merged into 5-minute buckets,
+COARSE_SECONDS = 300  # as CloudWatch keeps older data at coarser periods (it bounds memory under load)
 LOG_FILE = "metrics.jsonl"
 COMPACT_BYTES = 32 * 1024 * 1024  # the log is rewritten from memory when it grew by this and thrice its live size
 
@@ -100,11 +102,22 @@ class MetricStore:
         series.last_put = max(series.last_put, start)
 
     def _prune(self, now: float) -> None:
+        """Drop what is past retention; merge base buckets older than ``FINE_SECONDS`` into coarse ones."""
         oldest = now - clock.local_seconds(RETENTION_SECONDS)
+        coarse_before = now - clock.local_seconds(FINE_SECONDS)
+        coarse = clock.local_seconds(COARSE_SECONDS)
         for key in list(self._series):
             series = self._series[key]
-            for start in [s for s in series.buckets if s < oldest]:
-                del series.buckets[start]
+            for start in [s for s in series.buckets if s < coarse_before]:
+                if start < oldest:
+                    del series.buckets[start]
+                    continue
+                into = bucket_start(start, coarse)
+                if into != start:
+                    target = series.buckets.get(into)
+                    if target is None:
+                        series.buckets[into] = target = StatSet()
+                    target.merge(series.buckets.pop(start))
             if not series.buckets:
                 del self._series[key]
 
