@@ -76,8 +76,13 @@ def wait_execution(sagemaker, arn: str, timeout: float = 300) -> dict:
 
 def run(cloud, name: str, pipeline_name: str, parameters: dict | None = None) -> tuple[dict, dict[str, dict]]:
     """Create (or update) the pipeline from the checked-in definition, start it and wait for the end."""
+    return run_definition(cloud, json.dumps(definition(name)), pipeline_name, parameters)
+
+
+def run_definition(
+    cloud, body: str, pipeline_name: str, parameters: dict | None = None
+) -> tuple[dict, dict[str, dict]]:
     sagemaker = cloud.client("sagemaker")
-    body = json.dumps(definition(name))
     try:
         sagemaker.create_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=ROLE)
     except ClientError as error:  # SageMaker's answer for an existing name, which the SDKs' upsert reads too
