@@ -125,6 +125,12 @@ def test_a_step_policy_scales_out_on_its_alarm_up_to_max_one_cooldown_apart(loca
     assert (second["StartTime"] - first["EndTime"]).total_seconds() >= 600 / SCALE  # the policy's cooldown
     time.sleep(2 * 600 / SCALE)  # two more cooldowns with the alarm still in ALARM: the maximum holds
     assert len(activities(local, endpoint)) == 2 and instance_count(local, endpoint) == ("InService", 3)
+    everything = scaling.describe_scaling_activities(
+        ServiceNamespace="sagemaker", ResourceId=resource(endpoint), IncludeNotScaledActivities=True
+    )["ScalingActivities"]
+    not_scaled = everything[0]  # the policy asked for a fourth instance: recorded once, not at every evaluation
+    assert len(everything) == 3 and not_scaled["StatusCode"] == "Failed"
+    assert not_scaled["NotScaledReasons"] == [{"Code": "AlreadyAtMaxCapacity", "MaxCapacity": 3, "CurrentCapacity": 3}]
     cloudwatch.delete_alarms(AlarmNames=["backlog-high"])
 
 

@@ -34,7 +34,12 @@ class ScalingService:
         if not namespace:
             raise AwsError("ValidationException", "DescribeScalingActivities needs ServiceNamespace.")
         chosen = self.activities.of_target(
-            call.account, call.region, namespace, call.body.get("ResourceId"), call.body.get("ScalableDimension")
+            call.account,
+            call.region,
+            namespace,
+            call.body.get("ResourceId"),
+            call.body.get("ScalableDimension"),
+            include_not_scaled=bool(call.body.get("IncludeNotScaledActivities")),
         )
         size = int(call.body.get("MaxResults") or 50)
         try:

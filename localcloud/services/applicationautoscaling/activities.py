@@ -30,6 +30,7 @@ class Activity:
     StatusCode: str  # Pending | InProgress | Successful | Overridden | Unfulfilled | Failed
     StatusMessage: str = ""
     EndTime: float | None = None
+    NotScaledReasons: list[dict[str, Any]] | None = None  # set on a not scaled activity
     account: str = ""
     region: str = ""
     policy: str = ""  # the policy ARN that started it (for cooldowns)
@@ -59,13 +60,22 @@ class ActivityLog:
             self._log.write(json.dumps(asdict(activity)) + "\n")
             self._log.flush()
 
-    def of_target(self, account: str, region: str, namespace: str, resource_id: str | None, dimension: str | None):
-        """Newest first."""
+    def of_target(
+        self,
+        account: str,
+        region: str,
+        namespace: str,
+        resource_id: str | None,
+        dimension: str | None,
+        include_not_scaled: bool = False,
+    ) -> list[Activity]:
+        """Newest first; not scaled activities only when asked for (IncludeNotScaledActivities)."""
         with self._lock:
             chosen = [
                 a
                 for a in self._activities.values()
-                if a.account == account
+                if (include_not_scaled or not a.NotScaledReasons)
+                and a.account == account
                 and a.region == region
                 and a.ServiceNamespace == namespace
                 and (not resource_id or a.ResourceId == resource_id)

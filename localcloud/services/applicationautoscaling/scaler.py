@@ -79,8 +79,17 @@ class Scaler:
             wanted = step_capacity(policy, current, firing.latest, firing.threshold)
         if wanted is None:
             return "no datapoint or step matches: not scaled"
-        wanted = max(int(target.min_capacity), min(int(target.max_capacity), int(wanted)))
+        asked = int(wanted)
+        wanted = max(int(target.min_capacity), min(int(target.max_capacity), asked))
         if wanted == current:
+            if asked > current:
+                self._not_scaled(
+                    policy, firing, asked, current, "AlreadyAtMaxCapacity", MaxCapacity=int(target.max_capacity)
+                )
+            elif asked < current:
+                self._not_scaled(
+                    policy, firing, asked, current, "AlreadyAtMinCapacity", MinCapacity=int(target.min_capacity)
+                )
             return f"desired instance count stays {current}"
         direction = "out" if wanted > current else "in"
         suspended = target.suspended_state or {}
@@ -94,7 +103,7 @@ class Scaler:
             ResourceId=policy.resource_id,
             ScalableDimension=policy.scalable_dimension,
             Description=f"Setting desired instance count to {wanted}.",
-            Cause=f"monitor alarm {firing.alarm_name} in state {firing.state} triggered policy {policy.policy_name}",
+            Cause=_cause(firing, policy),
             StartTime=time.time(),
             StatusCode="InProgress",
             account=firing.account,
@@ -115,6 +124,38 @@ class Scaler:
             target=self._settle, args=(activity, endpoint, wanted, firing.region), name="scaling-activity", daemon=True
         ).start()
         return activity.Description
+
+    def _not_scaled(self, policy, firing: Firing, asked: int, current: int, code: str, **limits: int) -> None:
+        """A not scaled activity (IncludeNotScaledActivities), once until the target's situation changes."""
+        latest = self.activities.of_target(
+            firing.account,
+            firing.region,
+            policy.service_namespace,
+            policy.resource_id,
+            policy.scalable_dimension,
+            include_not_scaled=True,
+        )
+        if latest and latest[0].NotScaledReasons and latest[0].NotScaledReasons[0]["Code"] == code:
+            return
+        now = time.time()
+        self.activities.record(
+            Activity(
+                ActivityId=self.activities.new_id(),
+                ServiceNamespace=policy.service_namespace,
+                ResourceId=policy.resource_id,
+                ScalableDimension=policy.scalable_dimension,
+                Description=f"Setting desired instance count to {asked}.",
+                Cause=_cause(firing, policy),
+                StartTime=now,
+                EndTime=now,
+                StatusCode="Failed",
+                StatusMessage=f"Failed to set desired instance count to {asked}.",
+                NotScaledReasons=[{"Code": code, **limits, "CurrentCapacity": current}],
+                account=firing.account,
+                region=firing.region,
+                policy=policy.policy_arn,
+            )
+        )
 
     def _cooling(self, policy, direction: str, firing: Firing) -> bool:
         """True while a previous activity of the target is in progress or still cooling down."""
@@ -168,3 +209,7 @@ class Scaler:
         self.activities.record(activity)
         if status != "Successful":
             log.warning("%s: %s", activity.ResourceId, message)
+
+
+def _cause(firing: Firing, policy) -> str:
+    return f"monitor alarm {firing.alarm_name} in state {firing.state} triggered policy {policy.policy_name}"
