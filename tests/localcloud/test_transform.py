@@ -172,6 +172,7 @@ def test_a_missing_model_fails_the_job_naming_it(sagemaker):
         ({"DataProcessing": {"InputFilter": "$[1:]"}}, "DataProcessing.InputFilter"),
         ({"TransformInput": {"SplitType": "RecordIO"}}, "TransformInput.SplitType"),
         ({"TransformOutput": {"S3OutputPath": "nowhere"}}, "TransformOutput.S3OutputPath"),
+        ({"DataCaptureConfig": {"DestinationS3Uri": f"s3://{BUCKET}/capture"}}, "DataCaptureConfig"),
     ],
 )
 def test_what_the_local_cloud_cannot_do_is_refused_naming_the_field(sagemaker, change, says):

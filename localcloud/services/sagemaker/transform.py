@@ -85,6 +85,11 @@ def check_transform_request(request: dict[str, Any]) -> None:
             "DataProcessing.JoinSource Input is joined locally for CSV lines only: set TransformInput.ContentType "
             "text/csv and SplitType Line, or drop JoinSource"
         )
+    if request.get("DataCaptureConfig"):
+        raise validation_error(
+            "DataCaptureConfig (capturing a batch transform's inputs and outputs) is not done by the local cloud: "
+            "drop it, or read the inputs and the .out files from S3"
+        )
     payload = request.get("MaxPayloadInMB", DEFAULT_PAYLOAD_MB)
     if not isinstance(payload, int) or not 0 <= payload <= 100:
         raise validation_error("MaxPayloadInMB must be an integer from 0 to 100")
