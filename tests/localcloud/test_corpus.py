@@ -46,6 +46,7 @@ EXPECTED_STEPS = {
         "CreateIrisModel-CreateModel": "Model",
         "TransformIrisBatch": "Transform",
     },
+    "builtin_algorithm": {"PreprocessData": "Processing", "TrainWithXGBoostAlgorithm": "Training"},
 }
 CODE_URI = re.compile(rf"s3://{BUCKET}/[^\"']+\.(?:py|sh|tar\.gz)")
 
@@ -211,6 +212,23 @@ def test_transform_step_writes_one_prediction_per_input_row(corpus):
     flat = [value for line in predictions for value in (line if isinstance(line, list) else [line])]
     assert len(flat) == 20 and set(flat) <= {0, 1, 2}, output
     assert sum(p == t for p, t in zip(flat, frame["target"].head(20), strict=True)) >= 15  # the model learnt something
+
+
+# --- the seed's built-in algorithm: what the local cloud cannot run fails saying so ------------------------
+
+
+def test_built_in_algorithm_training_fails_naming_the_image_and_what_to_do(corpus):
+    s3 = corpus.client("s3")
+    harness.upload_code(s3, "builtin_algorithm")
+    harness.put_csv(s3, "corpus-builtin-algorithm/input/data.csv", harness.sklearn_frame("load_diabetes", 100))
+
+    described, steps = harness.run(corpus, "builtin_algorithm", "corpus-builtin-algorithm")
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert steps["PreprocessData"]["StepStatus"] == "Succeeded"
+    reason = steps["TrainWithXGBoostAlgorithm"]["FailureReason"]
+    image = harness.definition("builtin_algorithm")["Steps"][1]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    assert reason.startswith("ClientError: ")
+    assert image in reason and "built-in algorithm" in reason and "entry_point" in reason, reason
 
 
 # --- 5. SDK v3: @step-decorated functions --------------------------------------------------------------

@@ -198,8 +198,14 @@ def plan(record: dict[str, Any], ml: Path, channels: dict[str, dict], resource_c
     hyperparameters = decode_hyperparameters(record.get("HyperParameters") or {})
     program = _text(hyperparameters.get("sagemaker_program"))
     if not program:
+        # SageMaker would run the image's own program: a built-in algorithm (XGBoost, Linear Learner, ...)
+        # or a bring-your-own container. The local cloud runs scripts only, so it says so and what to give.
+        image = (record.get("AlgorithmSpecification") or {}).get("TrainingImage", "")
         raise ToolkitError(
-            "ClientError: no ContainerEntrypoint and no sagemaker_program hyperparameter: nothing to run"
+            f"ClientError: the training image {image or '(none)'} would run its own program (a built-in algorithm "
+            "or a container's entrypoint), which the local cloud does not run: the job has no ContainerEntrypoint "
+            "and no sagemaker_program hyperparameter. Train with a script (an estimator's entry_point, or "
+            "ModelTrainer's SourceCode) instead"
         )
     code = ml / "code"
     fetch_code(s3, _text(hyperparameters.get("sagemaker_submit_directory", "")), code, ml.parent / "sourcedir")
