@@ -4,9 +4,11 @@ memory and start time, measured side by side in one run on one fresh local cloud
 Targets (issue "durable state whose cost does not grow"): with 1 GB stored, a small PutObject and a
 DescribeModelPackage at most 1.5x their empty figures; 1 GB uploaded and downloaded at 100 MB/s or
 more; the local cloud's RSS under 400 MB with 1 GB stored; start time under 3 s with 1 GB stored.
+A last row adds 10,000 small objects: a write must cost the same whatever the number of objects too
+(at most 1.5x empty).
 
-    python bench/state_scale.py             # 0, 100 MB and 1 GB stored
-    python bench/state_scale.py --gb 0.25   # a quicker run
+    python bench/state_scale.py             # 0, 100 MB and 1 GB stored, then 10,000 objects more
+    python bench/state_scale.py --gb 0.25 --objects 2000   # a quicker run
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,10 +76,17 @@ def fill(s3, scratch: Path, megabytes: int) -> None:
     chunk.unlink()
 
 
+def fill_objects(s3, count: int) -> None:
+    """Store ``count`` objects of 100 bytes (four clients at a time)."""
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=BUCKET, Key=f"many/{i}", Body=b"y" * 100), range(count)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gb", type=float, default=1.0, help="the largest amount stored (default 1 GB)")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--objects", type=int, default=10_000, help="small objects added for the last row")
     args = parser.parse_args(argv)
     total_mb = args.gb * 1024
     with tempfile.TemporaryDirectory(prefix="state-scale-") as scratch_name:
@@ -116,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             (scratch / "back.bin").unlink()
             stored = 100 + size_mb
             rows.append((stored, small_ops(s3, sagemaker, package, args.requests), rss_mb(status.pid)))
+            fill_objects(s3, args.objects)
+            many = (f"+{args.objects} obj", small_ops(s3, sagemaker, package, args.requests), rss_mb(status.pid))
         finally:
             daemon.stop(state)
         began = time.perf_counter()
@@ -131,14 +143,20 @@ def main(argv: list[str] | None = None) -> int:
             ratio = median / empty[name][0]
             memory = f"{rss:.0f} MB" if index == 0 else ""
             print(f"{stored:>8.0f} MB  {name:<22} {median:>9.2f} {p99:>8.2f} {ratio:>7.2f}x   {memory}")
+    label, ops, rss = many
+    for index, (name, (median, p99)) in enumerate(ops.items()):
+        memory = f"{rss:.0f} MB" if index == 0 else ""
+        print(f"{label:>11} {name:<22} {median:>9.2f} {p99:>8.2f} {median / empty[name][0]:>7.2f}x   {memory}")
     print(f"\n{size_mb:.0f} MB object: upload {upload:.0f} MB/s, download {download:.0f} MB/s (target >= 100 MB/s)")
     print(
         f"start with {stored:.0f} MB stored: {start_seconds:.2f} s (target < 3 s), "
         f"RSS after start {restarted_rss:.0f} MB"
     )
     last = rows[-1][1]
+    _, ops, _ = many
     verdicts = [
         ("small ops at most 1.5x empty", all(last[n][0] <= 1.5 * empty[n][0] for n in empty)),
+        (f"small ops with {args.objects} more objects at most 1.5x", all(ops[n][0] <= 1.5 * empty[n][0] for n in ops)),
         ("transfers >= 100 MB/s", upload >= 100 and download >= 100),
         ("RSS < 400 MB", rows[-1][2] < 400),
         ("start < 3 s", start_seconds < 3),

@@ -23,7 +23,7 @@ from localcloud.core.admission import Admission, allowed_origins
 from localcloud.core.credentials import CredentialStore
 from localcloud.core.front_door import FrontDoorServer
 from localcloud.core.gateway import Gateway
-from localcloud.core.moto_seam import pickling, s3_bodies, safe_yaml
+from localcloud.core.moto_seam import pickling, s3_bodies, s3_keys, safe_yaml
 from localcloud.core.state import StateFormatError, StateStore
 
 
@@ -102,6 +102,7 @@ class LocalCloud:
         safe_yaml.install()  # before any template is parsed
         pickling.install()  # before the state is restored
         s3_bodies.install()
+        s3_keys.install()  # before the state is restored: restored keys report their changes
         self.state.restore_backends()
         moto_seam.bind(self)
         install_all(self)
@@ -123,6 +124,7 @@ class LocalCloud:
         if self._thread:
             self._thread.join(timeout=5)
         self._server.server_close()
+        self.state.close()
         moto_seam.unbind(self)
 
 

@@ -1,7 +1,10 @@
-"""Durable state: moto's backends as pickles, S3 bodies as files, our own records as JSON, in one folder.
+"""Durable state: moto's backends in SQLite, S3 bodies as files, our own records as JSON, in one folder.
 
 A snapshot is written before the response that caused it is sent, so ``kill -9`` loses nothing
-an API call had reported as done. Writes are atomic (temp file + rename).
+an API call had reported as done. Each snapshot is one SQLite transaction: the pickle of moto's
+backends (without S3 keys) and a row per S3 key name that changed since the last one, so a write
+costs the same however many objects are stored. JSON records are written atomically (temp file +
+rename).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import logging
 import os
 import pickle
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -19,10 +23,17 @@ from typing import Any
 from moto.backends import ALT_BACKEND_NAMES, get_backend, list_of_moto_modules
 
 from localcloud import MOTO_VERSION
-from localcloud.core.moto_seam import s3_bodies
-from localcloud.core.moto_seam.pickling import dump_backend
+from localcloud.core.moto_seam import s3_bodies, s3_keys
+from localcloud.core.moto_seam.pickling import dump_backend, dump_backends, dump_key_versions, key_rows
 
-STATE_FORMAT = 2  # 2: modules under core/, services/, tools/ (the pickle names them); S3 bodies in files
+# 2: modules under core/, services/, tools/ (the pickle names them); S3 bodies in files.
+# 3: moto's backends in SQLite (moto/state.sqlite), S3 keys a row per name.
+STATE_FORMAT = 3
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), backends BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS s3_keys (store TEXT NOT NULL, name TEXT NOT NULL, versions BLOB NOT NULL,
+                                    PRIMARY KEY (store, name));
+"""
 
 
 class StateFormatError(RuntimeError):
@@ -68,11 +79,34 @@ class StateStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self._known_backends: set[str] = set()
+        self._database: sqlite3.Connection | None = None
+        self._saved_stores: set[str] = set()  # key stores that have rows
 
     # moto backends -------------------------------------------------------------------------
     @property
     def moto_file(self) -> Path:
+        return self.root / "moto" / "state.sqlite"
+
+    @property
+    def _old_moto_file(self) -> Path:
         return self.root / "moto" / "backends.pickle"
+
+    def _db(self) -> sqlite3.Connection:
+        """One connection, used under ``lock``; WAL: a commit is one append, and survives kill -9."""
+        if self._database is None:
+            self.moto_file.parent.mkdir(parents=True, exist_ok=True)
+            database = sqlite3.connect(self.moto_file, check_same_thread=False, isolation_level=None)
+            database.execute("PRAGMA journal_mode=WAL")
+            database.execute("PRAGMA synchronous=NORMAL")
+            database.executescript(SCHEMA)
+            self._database = database
+        return self._database
+
+    def close(self) -> None:
+        with self.lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None
 
     # the format of the folder -------------------------------------------------------------
     @property
@@ -87,7 +121,7 @@ class StateStore:
         """
         wanted = {"format": STATE_FORMAT, "moto": MOTO_VERSION}
         if not self.format_file.exists():
-            if self.moto_file.exists():
+            if self.moto_file.exists() or self._old_moto_file.exists():
                 raise StateFormatError(
                     f"the state folder {self.root} was written by an older local cloud (before state format "
                     f"{STATE_FORMAT}) and cannot be read by this one. Start fresh by removing it "
@@ -113,7 +147,18 @@ class StateStore:
         if not self.moto_file.exists():
             return []
         with self.lock:
-            saved = pickle.loads(self.moto_file.read_bytes())
+            database = self._db()
+            row = database.execute("SELECT backends FROM snapshot WHERE id = 1").fetchone()
+            if row is None:
+                return []
+
+            def rows_of(store: str) -> list[tuple[str, list]]:
+                self._saved_stores.add(store)
+                found = database.execute("SELECT name, versions FROM s3_keys WHERE store = ?", (store,))
+                return [(name, pickle.loads(versions)) for name, versions in found]
+
+            with key_rows(rows_of):
+                saved = pickle.loads(row[0])
             for name, accounts in saved.items():
                 backend_dict = get_backend(name)
                 backend_dict.clear()
@@ -123,21 +168,51 @@ class StateStore:
         return sorted(saved)
 
     def save_backends(self, *names: str) -> None:
-        """Snapshot every backend that holds anything, ``names`` included, in one pickle.
+        """Snapshot every backend that holds anything, ``names`` included, in one transaction.
 
         One pickle, not one per service: a stack's resources are the very objects other services
         keep (a rule is in both the stack and the event bus), and only a single pickle keeps them
         one object after a restart. Backends only ever changed in-process (a stack's Lambda
-        function) are included because they hold state, not because a request named them.
+        function) are included because they hold state, not because a request named them. S3
+        keys are the exception, being many and referred to by their bucket only: the pickle holds a
+        reference to each bucket's key store, and only the key names changed since the last
+        snapshot are rewritten, each in a row of its own.
         """
         with self.lock:
             self._known_backends.update(names)
             backends = {name: dict(get_backend(name)) for name in sorted(self._known_backends | set(loaded_backends()))}
             try:
-                data = dump_backend(backends)
+                data, stores = dump_backends(backends)
             except (TypeError, pickle.PicklingError, AttributeError):
-                data = dump_backend({name: b for name, b in backends.items() if self._picklable(name, b)})
-            atomic_write(self.moto_file, data)
+                data, stores = dump_backends({name: b for name, b in backends.items() if self._picklable(name, b)})
+            changes = []
+            for store in stores:
+                identifier = s3_keys.store_id(store)
+                for name in list(s3_keys.changed_names(store)):
+                    versions = s3_keys.versions_of(store, name)
+                    changes.append((identifier, name, dump_key_versions(versions) if versions else None))
+            met = {s3_keys.store_id(store) for store in stores}
+            database = self._db()
+            database.execute("BEGIN")
+            try:
+                database.execute("INSERT OR REPLACE INTO snapshot (id, backends) VALUES (1, ?)", (data,))
+                for identifier, name, versions in changes:
+                    if versions is None:
+                        database.execute("DELETE FROM s3_keys WHERE store = ? AND name = ?", (identifier, name))
+                    else:
+                        database.execute(
+                            "INSERT OR REPLACE INTO s3_keys (store, name, versions) VALUES (?, ?, ?)",
+                            (identifier, name, versions),
+                        )
+                for gone in self._saved_stores - met:  # a deleted bucket's keys
+                    database.execute("DELETE FROM s3_keys WHERE store = ?", (gone,))
+                database.execute("COMMIT")
+            except BaseException:
+                database.execute("ROLLBACK")
+                raise
+            self._saved_stores = met
+            for store in stores:  # saved: nothing of theirs is changed any more
+                s3_keys.changed_names(store).clear()
 
     @staticmethod
     def _picklable(name: str, backend: dict) -> bool:

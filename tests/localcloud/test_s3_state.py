@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 
 import boto3
 import pytest
@@ -77,13 +78,49 @@ def test_every_version_and_delete_marker_survives_a_restart(restart):
         s3.get_object(Bucket=BUCKET, Key="gone.txt")
 
 
+def _snapshot_blob(cloud) -> bytes:
+    """The pickle of moto's backends as the last snapshot wrote it (S3 keys are rows of their own)."""
+    with sqlite3.connect(cloud.state.moto_file) as database:
+        return database.execute("SELECT backends FROM snapshot").fetchone()[0]
+
+
+def _key_rows(cloud) -> int:
+    with sqlite3.connect(cloud.state.moto_file) as database:
+        return database.execute("SELECT count(*) FROM s3_keys").fetchone()[0]
+
+
+def test_the_snapshot_does_not_grow_with_the_number_of_objects(restart):
+    """A write rewrites the key names it changed, not every key: the snapshot stays the same size."""
+    cloud, s3 = restart()
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="first", Body=b"1")
+    few = len(_snapshot_blob(cloud))
+    for index in range(300):
+        s3.put_object(Bucket=BUCKET, Key=f"many/{index}", Body=b"y" * 100)
+    assert len(_snapshot_blob(cloud)) < few + 2048, "keys went into the snapshot itself"
+    assert _key_rows(cloud) == 301
+
+    s3.put_object_acl(Bucket=BUCKET, Key="many/7", ACL="public-read")  # a key changed in place
+    s3.delete_object(Bucket=BUCKET, Key="many/8")
+    s3.put_object(Bucket=BUCKET, Key="many/9", Body=b"second version")
+    cloud, s3 = restart()
+    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for o in page["Contents"]}
+    assert len(keys) == 300 and "many/8" not in keys
+    grants = s3.get_object_acl(Bucket=BUCKET, Key="many/7")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/global/AllUsers") for g in grants), grants
+    assert s3.get_object(Bucket=BUCKET, Key="many/9")["Body"].read() == b"second version"
+
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in sorted(keys)[:1000]]})
+    s3.delete_bucket(Bucket=BUCKET)
+    assert _key_rows(cloud) == 0, "a deleted bucket's rows stay"
+
+
 def test_bodies_are_files_and_the_snapshot_holds_metadata_only(restart):
     cloud, s3 = restart()
     s3.create_bucket(Bucket=BUCKET)
     big = os.urandom(8 * 1024 * 1024)
     s3.put_object(Bucket=BUCKET, Key="data/big.bin", Body=big)
-    snapshot = cloud.state.moto_file
-    assert snapshot.stat().st_size < 1024 * 1024, "the body went into the snapshot"
+    assert len(_snapshot_blob(cloud)) < 1024 * 1024, "the body went into the snapshot"
     bodies = list((cloud.state.root / "s3" / "bodies").iterdir())
     assert [path.stat().st_size for path in bodies] == [len(big)]
 

@@ -13,6 +13,7 @@ recorder replays requests instead, with new generated ids).
 from __future__ import annotations
 
 import collections
+import contextlib
 import copyreg
 import io
 import pickle
@@ -22,8 +23,9 @@ import weakref
 from cryptography.hazmat.primitives import serialization
 from moto.s3.models import FakeKey
 from moto.s3.utils import _VersionedKeyStore
+from moto.utilities.tagging_service import TaggingService
 
-from localcloud.core.moto_seam import s3_bodies
+from localcloud.core.moto_seam import s3_bodies, s3_keys
 
 
 def _private_key_bytes(key) -> bytes:
@@ -65,11 +67,20 @@ def _defaultdict(factory, items):
     return collections.defaultdict(factory, items)
 
 
-def _versioned_store(lists: dict) -> _VersionedKeyStore:
-    store = _VersionedKeyStore()
-    for name, versions in lists.items():
-        dict.__setitem__(store, name, versions)
-    return store
+def _tagging_service(tag_name: str, key_name: str, value_name: str, tags: dict) -> TaggingService:
+    service = TaggingService(tag_name, key_name, value_name)
+    service.tags.update(tags)
+    return service
+
+
+_KEY_ROWS: list = []  # while a snapshot is restored: a function from a key store's id to its rows
+
+
+def _stored_keys(identifier: str) -> _VersionedKeyStore:
+    """A bucket's key store, from its own rows (see ``s3_keys``)."""
+    if not _KEY_ROWS:
+        raise RuntimeError("a key store can only be restored while its rows are at hand (load_backends)")
+    return s3_keys.restored(identifier, _KEY_ROWS[0](identifier))
 
 
 class _BackendPickler(pickle.Pickler):
@@ -77,13 +88,23 @@ class _BackendPickler(pickle.Pickler):
     unheld locks; weak-value caches as the same mapping (their values are pickled with the rest);
     ``defaultdict(lambda: {})`` as ``defaultdict(dict)``. S3 keys are pickled without their bodies,
     which live in files (``s3_bodies``); a bucket's versioned key store keeps every version (moto's
-    ``items()`` yields only the latest, so plain pickle dropped the rest)."""
+    ``items()`` yields only the latest, so plain pickle dropped the rest). A bucket's key store is
+    a reference to rows of its own, each key name's versions pickled apart (``dump_key_versions``),
+    so a snapshot's cost does not grow with the number of objects; ``key_stores`` lists the stores met."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key_stores: list[_VersionedKeyStore] = []
 
     def reducer_override(self, obj):
         if isinstance(obj, FakeKey):
             return s3_bodies.restore_key, (type(obj), s3_bodies.key_state(obj))
         if type(obj) is _VersionedKeyStore:
-            return _versioned_store, ({name: list(versions) for name, versions in dict.items(obj)},)
+            self.key_stores.append(obj)
+            return _stored_keys, (s3_keys.store_id(obj),)
+        if type(obj) is TaggingService:  # moto adds an empty entry per S3 object: the same as none, and many
+            tagged = {arn: tags for arn, tags in obj.tags.items() if tags}
+            return _tagging_service, (obj.tag_name, obj.key_name, obj.value_name, tagged)
         factory = _LOCK_TYPES.get(type(obj))
         if factory is not None:
             return factory, ()
@@ -96,7 +117,28 @@ class _BackendPickler(pickle.Pickler):
         return NotImplemented
 
 
-def dump_backend(value) -> bytes:
+def dump_backends(value) -> tuple[bytes, list[_VersionedKeyStore]]:
+    """The snapshot's bytes, and the S3 key stores it refers to (their rows are saved apart)."""
     buffer = io.BytesIO()
-    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buffer.getvalue()
+    pickler = _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dump(value)
+    return buffer.getvalue(), pickler.key_stores
+
+
+def dump_backend(value) -> bytes:
+    return dump_backends(value)[0]
+
+
+def dump_key_versions(versions: list) -> bytes:
+    """One key name's versions, as its row holds them."""
+    return dump_backend(list(versions))
+
+
+@contextlib.contextmanager
+def key_rows(rows_of):
+    """Restore snapshots with ``rows_of(store_id) -> [(name, versions)]`` answering for key stores."""
+    _KEY_ROWS[:] = [rows_of]
+    try:
+        yield
+    finally:
+        _KEY_ROWS.clear()

@@ -133,7 +133,7 @@ def _return_freed_memory() -> None:
 
 
 def key_state(key: Any) -> dict[str, Any]:
-    state = {k: v for k, v in key.__dict__.items() if k not in ("_value_buffer", "lock")}
+    state = {k: v for k, v in key.__dict__.items() if k not in ("_value_buffer", "lock", "_lc_store")}
     state["_body_id"] = body_id_of(key)
     return state
 
