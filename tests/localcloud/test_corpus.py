@@ -12,6 +12,9 @@ import io
 import json
 import re
 import tarfile
+import textwrap
+import time
+import zipfile
 
 import pytest
 
@@ -48,6 +51,7 @@ EXPECTED_STEPS = {
     },
     "builtin_algorithm": {"PreprocessData": "Processing", "TrainWithXGBoostAlgorithm": "Training"},
 }
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 CODE_URI = re.compile(rf"s3://{BUCKET}/[^\"']+\.(?:py|sh|tar\.gz)")
 
 
@@ -212,6 +216,77 @@ def test_transform_step_writes_one_prediction_per_input_row(corpus):
     flat = [value for line in predictions for value in (line if isinstance(line, list) else [line])]
     assert len(flat) == 20 and set(flat) <= {0, 1, 2}, output
     assert sum(p == t for p, t in zip(flat, frame["target"].head(20), strict=True)) >= 15  # the model learnt something
+
+
+# --- a public ModelBuild's training script that pip installs what it needs ---------------------------------
+
+
+def _wheel(package: str, version: str, module_text: str) -> bytes:
+    """A minimal pure-Python wheel: one module and its dist-info."""
+    dist = f"{package}-{version}.dist-info"
+    files = {
+        f"{package}.py": module_text,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: corpus\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{name},,\n" for name in files) + f"{dist}/RECORD,,\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_script_pip_installs_from_a_local_index_whose_pages_link_to_files_beside_it(corpus, tmp_path, monkeypatch):
+    """PEP 503 indexes laid out as <root>/simple/<name>/index.html -> ../../files/<wheel> (this project's
+    machines configure pip so): a job's pip must read the files the pages link to, not only the pages."""
+    wheel = "corpusdep-1.0-py3-none-any.whl"
+    tmp_path.chmod(0o755)  # the job's unprivileged user reads the index as any user reads /opt/pypi
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / wheel).write_bytes(_wheel("corpusdep", "1.0", "ANSWER = 42\n"))
+    (tmp_path / "simple" / "corpusdep").mkdir(parents=True)
+    (tmp_path / "simple" / "corpusdep" / "index.html").write_text(f'<a href="../../files/{wheel}">{wheel}</a>\n')
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    script = textwrap.dedent(
+        """\
+        import os, subprocess, sys
+        subprocess.call([sys.executable, "-m", "pip", "install", "--quiet", "corpusdep"])  # as train.py there does
+        import corpusdep
+        open(os.path.join(os.environ["SM_MODEL_DIR"], "answer.txt"), "w").write(str(corpusdep.ANSWER))
+        """
+    )
+    s3 = corpus.client("s3")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(script.encode())
+        tar.addfile(info, io.BytesIO(script.encode()))
+    s3.put_object(Bucket=BUCKET, Key="local-index/sourcedir.tar.gz", Body=archive.getvalue())
+    sagemaker = corpus.client("sagemaker")
+    sagemaker.create_training_job(
+        TrainingJobName="corpus-local-index",
+        RoleArn=harness.ROLE,
+        AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"s3://{BUCKET}/local-index/sourcedir.tar.gz"',
+        },
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/local-index/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    deadline = time.monotonic() + 120
+    while (job := sagemaker.describe_training_job(TrainingJobName="corpus-local-index"))["TrainingJobStatus"] in (
+        "InProgress",
+        "Stopping",
+    ):
+        assert time.monotonic() < deadline, "training job still running after 120 s"
+        time.sleep(0.3)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    with tarfile.open(fileobj=io.BytesIO(harness.read_object(s3, job["ModelArtifacts"]["S3ModelArtifacts"]))) as tar:
+        assert tar.extractfile("answer.txt").read() == b"42"
 
 
 # --- the seed's built-in algorithm: what the local cloud cannot run fails saying so ------------------------

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 JOB_PYTHON = "/opt/job-python"  # where the overlay is mounted in the sandbox
 PYTHON_VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
 PATH_VALUED = {"find-links", "index-url", "extra-index-url", "cert", "client-cert", "constraint"}
+INDEX_VARIABLES = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"}
 PIP_LAUNCHER = """#!{python}
 import sys
 from pip._internal.cli.main import main
@@ -90,6 +91,9 @@ def paths_named(settings: dict[str, str]) -> list[Path]:
             continue
         for item in value.split():
             path = Path(unquote(urlsplit(item).path)) if item.startswith("file:") else Path(item)
+            if variable in INDEX_VARIABLES and path.name == "simple":
+                # A PEP 503 index's pages link to files beside it (simple/<name>/ -> ../../files/...).
+                path = path.parent
             if path.is_absolute() and path.exists() and path not in found:
                 found.append(path)
     return found
