@@ -196,3 +196,27 @@ def test_a_missing_program_is_exit_code_127(tmp_path):
     done = relay(tmp_path / "api.sock", free_port(), "no-such-program-here", stderr=subprocess.PIPE, text=True)
     _, err = done.communicate(timeout=30)
     assert done.returncode == 127 and "no-such-program-here" in err
+
+
+def test_jobs_starting_at_once_can_both_write_the_sandboxs_generated_files():
+    """Two jobs starting together (a tuning job's, the job service's two workers) write the same /etc
+    files; neither may find the other's temporary file gone."""
+    failures: list[BaseException] = []
+    for round_ in range(20):
+        name = f"race-{os.getpid()}-{round_}"
+        barrier = threading.Barrier(4)
+
+        def write(text: str, name: str = name, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                sandbox._generated(name, text)
+            except OSError as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=write, args=(f"text {i}\n",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sandbox.network.API_SOCKETS.folder().joinpath(name).unlink(missing_ok=True)
+    assert failures == []

@@ -11,9 +11,11 @@ URL it is given and, where slirp4netns is installed, the outside world, never th
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -52,7 +54,7 @@ def _generated(name: str, text: str) -> Path:
     """A file the sandbox sees in /etc instead of the host's, kept in the private runtime folder."""
     path = network.API_SOCKETS.folder() / name
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(f".{name}.tmp")
+        tmp = path.with_name(f".{name}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer: jobs start at once
         tmp.write_text(text)
         tmp.chmod(0o644)
         tmp.replace(path)
