@@ -149,7 +149,7 @@ def test_a_grid_search_runs_every_combination_and_picks_the_best(sagemaker):
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     jobs = training_jobs(sagemaker, "grid-depth")
     assert sorted(j["TunedHyperParameters"]["depth"] for j in jobs) == ["1", "3", "5"]
-    assert all(j["TrainingJobStatus"] == "Completed" and j["ObjectiveStatus"] == "Succeeded" for j in jobs)
+    assert all(j["TrainingJobStatus"] == "Completed" and j["ObjectiveStatus"] == "Succeeded" for j in jobs), jobs
     best = described["BestTrainingJob"]
     assert best["TunedHyperParameters"] == {"depth": "3"}
     assert best["FinalHyperParameterTuningJobObjectiveMetric"] == {
@@ -193,6 +193,17 @@ def test_a_random_search_runs_max_number_of_training_jobs_and_the_best_has_the_b
     assert described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
         best_value
     )
+
+
+def test_a_tuning_job_ends_once_the_target_objective_is_reached(sagemaker):
+    completion = {"TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.85}}
+    described = tune(sagemaker, "targeted", config("Grid", categorical(1, 3, 5, 4), None, parallel=1, **completion))
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert [
+        j["TunedHyperParameters"]["depth"]
+        for j in training_jobs(sagemaker, "targeted", SortBy="CreationTime", SortOrder="Ascending")
+    ] == ["1", "3"]
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"depth": "3"}
 
 
 def test_bayesian_runs_as_a_random_search(sagemaker):

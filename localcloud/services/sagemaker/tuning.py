@@ -431,9 +431,24 @@ class TuningService:
             self.save(record)
         return record
 
+    @staticmethod
+    def _target_reached(record: dict[str, Any]) -> bool:
+        """TuningJobCompletionCriteria.TargetObjectiveMetricValue: the best job is at least that good."""
+        config = record["HyperParameterTuningJobConfig"]
+        target = (config.get("TuningJobCompletionCriteria") or {}).get("TargetObjectiveMetricValue")
+        best = record.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric")
+        if target is None or best is None:
+            return False
+        if config["HyperParameterTuningJobObjective"]["Type"] == "Maximize":
+            return best["Value"] >= float(target)
+        return best["Value"] <= float(target)
+
     def _run_if_going(self, record: dict[str, Any], run: dict[str, Any]) -> None:
         if self.cloud.stopping.is_set() or self._stopping(record["HyperParameterTuningJobName"]):
             return  # a stopped tuning job starts no more training jobs
+        with self._lock:
+            if self._target_reached(record):
+                return  # done: the objective reached the target
         self._run_one(record, run)
         self._save_progress(record)
 
