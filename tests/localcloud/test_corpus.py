@@ -351,3 +351,30 @@ def test_step_decorated_functions_register_a_package_that_serves(corpus):
     answers = harness.deploy_and_invoke(corpus, package["ModelPackageArn"], "corpus-step-decorator", rows)
     assert answers["text/csv"] == answers["application/json"]
     assert answers["text/csv"] == frame["target"].head(4).tolist()
+
+
+def test_model_trainer_pipeline_registers_a_package_that_serves(corpus):
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    from tests.localcloud.corpus import model_trainer_v3
+
+    s3 = corpus.client("s3")
+    frame = harness.sklearn_frame("load_wine", 178)
+    harness.put_csv(s3, f"{model_trainer_v3.NAME}/train/wine.csv", frame)
+    sagemaker = corpus.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=model_trainer_v3.GROUP)
+    session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket=BUCKET)
+    body = model_trainer_v3.get_pipeline(session, BUCKET).definition()
+
+    described, steps = harness.run_definition(corpus, body, model_trainer_v3.NAME, {"Trees": 25})
+    harness.require_success(described, steps)
+    job_name = steps["TrainWineForest"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    job = sagemaker.describe_training_job(TrainingJobName=job_name)
+    assert job["HyperParameters"]["n_estimators"] == "25"
+    package = harness.latest_package(sagemaker, model_trainer_v3.GROUP)
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    rows = frame.drop(columns="target").head(5).to_numpy().tolist()
+    answers = harness.deploy_and_invoke(corpus, package["ModelPackageArn"], "corpus-model-trainer", rows)
+    assert answers["text/csv"] == answers["application/json"] == frame["target"].head(5).tolist()
