@@ -241,7 +241,7 @@ def test_a_script_pip_installs_from_a_local_index_whose_pages_link_to_files_besi
     """PEP 503 indexes laid out as <root>/simple/<name>/index.html -> ../../files/<wheel> (this project's
     machines configure pip so): a job's pip must read the files the pages link to, not only the pages."""
     wheel = "corpusdep-1.0-py3-none-any.whl"
-    tmp_path.chmod(0o755)  # the job's unprivileged user reads the index as any user reads /opt/pypi
+    tmp_path.chmod(0o755)  # the job runs as an unprivileged user, who must be able to read the index
     (tmp_path / "files").mkdir()
     (tmp_path / "files" / wheel).write_bytes(_wheel("corpusdep", "1.0", "ANSWER = 42\n"))
     (tmp_path / "simple" / "corpusdep").mkdir(parents=True)
