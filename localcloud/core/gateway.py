@@ -1,5 +1,8 @@
 """The router: sends each request to our handlers or to moto, and snapshots what changed.
 
+Every request that changes state (``durability.changes_state``) — moto's or one of our handlers',
+however it was signed — is made durable here, by one snapshot before its response leaves.
+
 JSON-protocol operations are routed by their ``X-Amz-Target`` (``SageMaker.StartPipelineExecution``);
 REST operations that moto lacks (``POST /endpoints/<name>/invocations``) by method and path, and the
 front door (``front_door.py``) serves those on kept-alive connections through ``claim`` and
@@ -22,14 +25,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from localcloud import ACCOUNT_ID
-from localcloud.core import signatures
+from localcloud.core import durability, signatures
 from localcloud.core.admission import Admission, Refused, refusal
 from localcloud.core.errors import AwsError
 from localcloud.core.state import StateStore
 
 MAX_S3_BODY = 5 * 1024**3  # S3's largest single PUT
 MAX_API_BODY = 64 * 1024**2  # far above any other AWS API's request limit
-READ_PREFIXES = ("Describe", "List", "Get", "Search", "BatchGet", "BatchDescribe", "Head", "Query", "Scan")
 
 
 @dataclass
@@ -51,12 +53,6 @@ JsonHandler = Callable[[Call], dict[str, Any]]
 RawHandler = Callable[[Call], Response]
 
 
-def _is_read(method: str, operation: str | None) -> bool:
-    if operation:
-        return operation.startswith(READ_PREFIXES)
-    return method in ("GET", "HEAD", "OPTIONS")
-
-
 class Gateway:
     """A WSGI app in front of moto's own app."""
 
@@ -69,28 +65,44 @@ class Gateway:
         self.query_handlers: dict[tuple[str, str], RawHandler] = {}
 
     # registration ------------------------------------------------------------------------
-    def json(self, target_prefix: str, operation: str) -> Callable[[JsonHandler], JsonHandler]:
+    # ``changes_state`` overrides what the operation's name (or a route's method) says; see durability.py.
+    def json(
+        self, target_prefix: str, operation: str, changes_state: bool | None = None
+    ) -> Callable[[JsonHandler], JsonHandler]:
         def register(handler: JsonHandler) -> JsonHandler:
-            self.json_handlers[(target_prefix, operation)] = handler
+            self.json_handlers[(target_prefix, operation)] = self._durable(handler, "POST", operation, changes_state)
             return handler
 
         return register
 
-    def query(self, service: str, action: str) -> Callable[[RawHandler], RawHandler]:
+    def query(self, service: str, action: str, changes_state: bool | None = None) -> Callable[[RawHandler], RawHandler]:
         """A query-protocol operation (``Action=...`` form bodies: IAM, CloudFormation, STS)."""
 
         def register(handler: RawHandler) -> RawHandler:
-            self.query_handlers[(service, action)] = handler
+            self.query_handlers[(service, action)] = self._durable(handler, "POST", action, changes_state)
             return handler
 
         return register
 
-    def route(self, method: str, pattern: str) -> Callable[[RawHandler], RawHandler]:
+    def route(self, method: str, pattern: str, changes_state: bool | None = None) -> Callable[[RawHandler], RawHandler]:
         def register(handler: RawHandler) -> RawHandler:
-            self.raw_handlers.append((method, re.compile(pattern), handler))
+            self.raw_handlers.append((method, re.compile(pattern), self._durable(handler, method, None, changes_state)))
             return handler
 
         return register
+
+    def _durable(self, handler: Callable, method: str, operation: str | None, declared: bool | None) -> Callable:
+        """The handler, followed by a snapshot before its answer if the operation changes state."""
+        if not durability.changes_state(method, operation, declared):
+            return handler
+
+        def durable(call: Call):
+            try:
+                return handler(call)
+            finally:  # a failure may have changed something too: what is in moto is what is saved
+                self.state.save_backends()
+
+        return durable
 
     # dispatch ----------------------------------------------------------------------------
     def claim(self, method: str, path: str) -> tuple[RawHandler, re.Match] | None:
@@ -176,7 +188,7 @@ class Gateway:
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
         try:
-            if _is_read(request.method, operation) or not service:
+            if not durability.changes_state(request.method, operation) or not service:
                 return self.moto_app(environ, start_response)
             with self.state.lock:
                 chunks = list(self.moto_app(environ, start_response))

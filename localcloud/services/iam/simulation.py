@@ -33,4 +33,4 @@ def simulate_principal_policy(call: Call) -> Response:
 
 
 def install(cloud) -> None:
-    cloud.gateway.query("iam", "SimulatePrincipalPolicy")(simulate_principal_policy)
+    cloud.gateway.query("iam", "SimulatePrincipalPolicy", changes_state=False)(simulate_principal_policy)

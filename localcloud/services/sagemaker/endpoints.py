@@ -376,8 +376,7 @@ class EndpointService:
                 endpoint = backend.update_endpoint(call.body["EndpointName"], call.body["EndpointConfigName"])
             except MotoValidationError as error:
                 raise AwsError("ValidationException", error.message) from None
-            self.state.save_backends("sagemaker")
-        return {"EndpointArn": endpoint.arn}
+        return {"EndpointArn": endpoint.arn}  # the gateway makes it durable before this answer
 
     def update_weights_and_capacities_api(self, call) -> dict[str, Any]:
         """``SageMaker.UpdateEndpointWeightsAndCapacities``: weights at once, instances started or drained."""
@@ -399,7 +398,6 @@ class EndpointService:
             runtime, generation = self._next_generation(_key(backend, name))
             update = CapacityUpdate(self, backend, name, runtime, generation, desired)
             update.start(endpoint)
-            self.state.save_backends("sagemaker")
         self._spawn(update.run, backend, name)
         return {"EndpointArn": endpoint.arn}
 
@@ -712,7 +710,7 @@ def patch_moto() -> None:
 def install(cloud) -> EndpointService:
     patch_moto()
     service = cloud.register(EndpointService(cloud))
-    cloud.gateway.route("POST", INVOKE_PATH)(service.invoke)
+    cloud.gateway.route("POST", INVOKE_PATH, changes_state=False)(service.invoke)  # captured data goes through S3
     cloud.gateway.json("SageMaker", "UpdateEndpoint")(service.update_endpoint_api)
     cloud.gateway.json("SageMaker", "UpdateEndpointWeightsAndCapacities")(service.update_weights_and_capacities_api)
     return service

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from localcloud import ACCOUNT_ID
+from localcloud.core import durability
 from localcloud.core.errors import AwsError
 from localcloud.services.servicecatalog import catalog
 from localcloud.services.servicecatalog.provisioning import ProvisioningService
@@ -216,18 +217,18 @@ class ServiceCatalogApi:
             "DescribeRecord": self.describe_record,
         }
         for operation, handler in operations.items():
-            cloud.gateway.json(TARGET, operation)(self._persisting(cloud, operation, handler))
+            cloud.gateway.json(TARGET, operation)(self._serialised(cloud, operation, handler))
+        cloud.state.note_backend("servicecatalog")  # changed in-process: in every snapshot from now on
 
     @staticmethod
-    def _persisting(cloud, operation: str, handler):
-        """Our handlers change moto's servicecatalog backend in-process: snapshot it as moto's calls are."""
-        if operation.startswith(("Describe", "List", "Search", "Scan")):
+    def _serialised(cloud, operation: str, handler):
+        """Our handlers change moto's servicecatalog backend in-process: one at a time, as moto's calls are
+        (the gateway makes each change durable before its answer)."""
+        if not durability.changes_state("POST", operation):
             return handler
 
-        def persisted(call):
+        def serialised(call):
             with cloud.state.lock:
-                result = handler(call)
-                cloud.state.save_backends("servicecatalog")
-            return result
+                return handler(call)
 
-        return persisted
+        return serialised
