@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import joblib
 import numpy as np
@@ -33,6 +34,11 @@ import pandas as pd
 MODEL_FILE = "model.joblib"
 JSON = "application/json"
 CSV = "text/csv"
+
+# train.py fits on a DataFrame, so scikit-learn remembers the column names and warns on every
+# prediction from a bare array; requests carry values in training column order and predict_fn checks
+# their number (see _predict_rows). This process only serves the model.
+warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 # Functions the model's feature steps use live in features.py beside this file: unpickling the
 # model imports them from there.
@@ -111,23 +117,41 @@ def input_fn(request_body, request_content_type):
     raise ValueError(f"unsupported content type {request_content_type!r}: send {CSV} or {JSON}")
 
 
-def predict_fn(input_data, model):
-    """Predict a label and class probabilities per row, or a value for a regressor.
+def _predicted(model, rows):
+    return model.predict_proba(rows) if hasattr(model, "predict_proba") else model.predict(rows)
 
-    Rows reach the model as a DataFrame with the training column names, so feature steps that
-    select columns by name work as they did in training.
+
+def _predict_rows(model, input_data):
+    """The model's output for the rows, as an array in training column order where that works.
+
+    A named DataFrame and scikit-learn's checks of it cost about three times the prediction
+    itself, so rows go to the model as the array the request gave. A feature step that selects
+    columns by name (a ColumnTransformer over "mean_area", say) needs the DataFrame: the first
+    request that fails as an array is retried with the training column names, and the model
+    gets them from then on.
     """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or not getattr(model, "needs_column_names_", False):
+        try:
+            return _predicted(model, input_data)
+        except Exception:
+            if names is None:
+                raise
+            model.needs_column_names_ = True
+    return _predicted(model, pd.DataFrame(input_data, columns=list(names)))
+
+
+def predict_fn(input_data, model):
+    """Predict a label and class probabilities per row, or a value for a regressor."""
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and input_data.shape[1] != expected:
         raise ValueError(
             f"expected {expected} feature values per row, got {input_data.shape[1]} "
             "(send features only, in training column order, without the target)"
         )
-    names = getattr(model, "feature_names_in_", None)
-    rows = pd.DataFrame(input_data, columns=list(names)) if names is not None else input_data
     if not hasattr(model, "predict_proba"):
-        return [{"value": float(value)} for value in model.predict(rows)]
-    probabilities = model.predict_proba(rows)
+        return [{"value": float(value)} for value in _predict_rows(model, input_data)]
+    probabilities = _predict_rows(model, input_data)
     classes = [int(c) for c in model.classes_]
     predictions = []
     for row in probabilities:
