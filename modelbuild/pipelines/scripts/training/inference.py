@@ -137,7 +137,9 @@ def _predict_rows(model, input_data):
         except Exception:
             if names is None:
                 raise
-            model.needs_column_names_ = True
+            predicted = _predicted(model, pd.DataFrame(input_data, columns=list(names)))  # a bad request fails here too
+            model.needs_column_names_ = True  # only once the names are what made it work
+            return predicted
     return _predicted(model, pd.DataFrame(input_data, columns=list(names)))
 
 
