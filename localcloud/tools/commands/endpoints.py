@@ -1,11 +1,11 @@
-"""``localcloud endpoints``: list endpoints and invoke one."""
+"""``localcloud endpoints``: list endpoints, invoke one, watch one deploy."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from localcloud.tools.commands import client, table
+from localcloud.tools.commands import client, endpoint_watch, table
 
 
 def list_endpoints(args) -> int:  # noqa: ARG001
@@ -35,3 +35,4 @@ def add_parser(commands) -> None:
     source.add_argument("--file", help="read the request body from this file")
     command.add_argument("--content-type", default="text/csv")
     command.set_defaults(run=invoke)
+    endpoint_watch.add_parser(sub)
