@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 from service_catalog.synth import SynthResult, synthesize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Tests run the local cloud's waits ten times faster than its default (a 600 s canary bake takes 2 s,
+# not 20), as a user may; tests that need another scale set their own (see core/clock.py).
+os.environ.setdefault("LOCALCLOUD_TIME_SCALE", "300")
 ASSET_BUCKET = "test-template-assets"
 
 
