@@ -72,6 +72,7 @@ bench: install
 	$(PY) bench/endpoint.py
 	$(PY) bench/e2e.py
 	$(PY) bench/state_scale.py
+	$(PY) bench/deploy_under_load.py
 
 clean:
 	rm -rf cdk.out dist .localcloud
