@@ -114,7 +114,9 @@ def _refused(action: str, error: AwsError) -> StepFailed:
 def tuning(execution, step) -> tuple[dict, dict]:
     """A hyperparameter tuning job, through the tuning service; its properties are the Describe response
     and the best training jobs first (``TrainingJobSummaries[0]`` is the best, as SageMaker keeps them)."""
-    service = execution.service.cloud.tuning
+    from localcloud.services.sagemaker.tuning import TuningService
+
+    service = execution.service.cloud.service(TuningService)
     request = execution.resolver.resolve(step["Arguments"])
     reused = execution.reuse_cached_run(step, request)
     if reused is not None:
@@ -137,7 +139,9 @@ def tuning(execution, step) -> tuple[dict, dict]:
 
 def transform(execution, step) -> tuple[dict, dict]:
     """A batch transform job, through the transform service; its properties are the Describe response."""
-    service = execution.service.cloud.transform
+    from localcloud.services.sagemaker.transform import TransformService
+
+    service = execution.service.cloud.service(TransformService)
     request = execution.resolver.resolve(step["Arguments"])
     reused = execution.reuse_cached_run(step, request)
     if reused is not None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +25,12 @@ from localcloud.core import names
 from localcloud.core.errors import AwsError, validation_error
 from localcloud.core.paths import contained
 from localcloud.services.sagemaker import s3io
+from localcloud.services.sagemaker.job_service import JobService
 from localcloud.services.sagemaker.serving import artifacts, fleet
 from localcloud.services.sagemaker.serving.artifacts import DeploymentError
 from localcloud.services.sagemaker.serving.fleet import ServerFailed
 from localcloud.services.sagemaker.serving.proxy import UpstreamUnavailable
 
-SHUTDOWN_WAIT_SECONDS = 10.0
 FOLDER = "sagemaker/transform-jobs"
 TRANSFORM_JOB = names.Rule("transformJobName", r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", 1, 63)
 DEFAULT_PAYLOAD_MB = 6
@@ -125,24 +123,19 @@ def _batches(records: list[bytes], strategy: str, split: str, limit_mb: int) -> 
     return batches
 
 
-class TransformService:
+class TransformService(JobService):
     """Transform jobs for the API and for pipeline Transform steps alike."""
 
+    FOLDER = FOLDER
+    NAME, STATUS, END_TIME, KIND = "TransformJobName", "TransformJobStatus", "TransformEndTime", "job"
+    NAME_RULE = TRANSFORM_JOB
+
     def __init__(self, cloud):
-        self.cloud = cloud
+        super().__init__(cloud, workers=1)
         self.root = cloud.state.root / "transform"
         self.records = self.root / "servers"
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sagemaker-transform")
-        self._running: list[Future] = []
-        self._lock = threading.Lock()
 
     # records ----------------------------------------------------------------------------
-    def save(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            record["LastModifiedTime"] = time.time()
-            name = TRANSFORM_JOB.check(record["TransformJobName"]).lower()
-            self.cloud.state.write_json(f"{FOLDER}/{name}.json", record)
-
     def find(self, name: str) -> dict[str, Any] | None:
         if not TRANSFORM_JOB.is_valid(name):
             return None
@@ -168,7 +161,7 @@ class TransformService:
                 raise AwsError("ResourceInUse", f"Job name {request['TransformJobName']} must be unique")
             record = self.new_record(request, region)
         self.save(record)
-        self._submit(record)
+        self.submit(record)
         return {"TransformJobArn": record["TransformJobArn"]}
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -351,35 +344,12 @@ class TransformService:
 
     # lifecycle ----------------------------------------------------------------------------
     def resume(self) -> None:
-        """Jobs cut off by a stop run again; a pipeline's fails, saying why (its step runs a new one)."""
-        fleet.clear_stale(self.records)
-        for record in self.cloud.state.list_json(FOLDER):
-            if record["TransformJobStatus"] != "InProgress":
-                continue
-            if record.get("PipelineExecutionArn"):
-                record.update(
-                    TransformJobStatus="Failed",
-                    TransformEndTime=time.time(),
-                    FailureReason="InternalServerError: the local cloud stopped while this job ran; pipeline "
-                    f"execution {record['PipelineExecutionArn']} runs its step again as a new job",
-                )
-                self.save(record)
-                continue
-            self._submit(record)
-
-    def _submit(self, record: dict[str, Any]) -> None:
-        self._running = [f for f in self._running if not f.done()] + [self.pool.submit(self.run, record)]
-
-    def shutdown(self) -> None:
-        """No new job starts once the cloud stops; the one running may finish (10 s at most), so that
-        nothing is written after the cloud is gone."""
-        wait(self._running, timeout=SHUTDOWN_WAIT_SECONDS)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        fleet.clear_stale(self.records)  # model servers a stop left behind
+        super().resume()
 
 
 def install(cloud) -> TransformService:
     service = TransformService(cloud)
-    cloud.transform = service  # pipeline Transform steps run through the same service
     route = cloud.gateway.json
     route("SageMaker", "CreateTransformJob")(lambda call: service.create(call.body, call.region))
     route("SageMaker", "DescribeTransformJob")(lambda call: service.describe(call.body.get("TransformJobName", "")))

@@ -14,19 +14,18 @@ import copy
 import json
 import re
 import secrets
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from localcloud import ACCOUNT_ID
 from localcloud.core import names
 from localcloud.core.errors import AwsError, validation_error
 from localcloud.services.sagemaker import tuning_search
+from localcloud.services.sagemaker.job_service import JobService
 from localcloud.services.sagemaker.jobs import check_request
 from localcloud.services.sagemaker.tuning_search import TuningConfigError
 
-SHUTDOWN_WAIT_SECONDS = 10.0
 FOLDER = "sagemaker/tuning-jobs"
 TUNING_JOB = names.Rule("hyperParameterTuningJobName", r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", 1, 32)
 LOCAL_PARALLEL_LIMIT = 2  # the machine's cores
@@ -114,22 +113,18 @@ def final_metrics(lines: list[str], definitions: list[dict[str, str]]) -> dict[s
     return found
 
 
-class TuningService:
+class TuningService(JobService):
     """Tuning jobs for the API and for pipeline Tuning steps alike."""
 
+    FOLDER = FOLDER
+    NAME, STATUS, KIND = "HyperParameterTuningJobName", "HyperParameterTuningJobStatus", "tuning job"
+    END_TIME = "HyperParameterTuningEndTime"
+    NAME_RULE = TUNING_JOB
+
     def __init__(self, cloud):
-        self.cloud = cloud
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sagemaker-tuning")
-        self._running: list[Future] = []
-        self._lock = threading.RLock()
+        super().__init__(cloud, workers=2)
 
     # records ----------------------------------------------------------------------------
-    def save(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            record["LastModifiedTime"] = time.time()
-            name = TUNING_JOB.check(record["HyperParameterTuningJobName"]).lower()
-            self.cloud.state.write_json(f"{FOLDER}/{name}.json", record)
-
     def load(self, name: str) -> dict[str, Any]:
         if TUNING_JOB.is_valid(name):
             path = self.cloud.state.root / FOLDER / f"{name.lower()}.json"
@@ -176,7 +171,7 @@ class TuningService:
                     raise
             record = self.new_record(request, region)
             self.save(record)
-        self._submit(record)
+        self.submit(record)
         return {"HyperParameterTuningJobArn": record["HyperParameterTuningJobArn"]}
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -459,35 +454,10 @@ class TuningService:
         return (reason + f"; first failure: {failures[0]}")[:1024] if failures else reason
 
     # lifecycle ----------------------------------------------------------------------------
-    def resume(self) -> None:
-        """Tuning jobs cut off by a stop go on with their plan; a pipeline's fails (its step reruns)."""
-        for record in self.cloud.state.list_json(FOLDER):
-            if record["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"):
-                continue
-            if record.get("PipelineExecutionArn"):
-                record.update(
-                    HyperParameterTuningJobStatus="Failed",
-                    HyperParameterTuningEndTime=time.time(),
-                    FailureReason="InternalServerError: the local cloud stopped while this tuning job ran; pipeline "
-                    f"execution {record['PipelineExecutionArn']} runs its step again as a new tuning job",
-                )
-                self.save(record)
-                continue
-            self._submit(record)
-
-    def _submit(self, record: dict[str, Any]) -> None:
-        self._running = [f for f in self._running if not f.done()] + [self.pool.submit(self.run, record)]
-
-    def shutdown(self) -> None:
-        """No new job starts once the cloud stops; the one running may finish (10 s at most), so that
-        nothing is written after the cloud is gone."""
-        wait(self._running, timeout=SHUTDOWN_WAIT_SECONDS)
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def install(cloud) -> TuningService:
     service = TuningService(cloud)
-    cloud.tuning = service  # pipeline Tuning steps run through the same service
     route = cloud.gateway.json
     route("SageMaker", "CreateHyperParameterTuningJob")(lambda call: service.create(call.body, call.region))
     route("SageMaker", "DescribeHyperParameterTuningJob")(
