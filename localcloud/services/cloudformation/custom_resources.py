@@ -199,8 +199,8 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
         f"{cloud.url}{RESPONSE_PATH}/{event['RequestId']}", "PUT", cloud.credentials.issue(), region_name, 7200
     )
     with tempfile.TemporaryDirectory(prefix="custom-resource-") as folder:
-        outcome, lines = _run(cloud, function, event, Path(folder))
-    _ship_logs(account_id, region_name, function, event["RequestId"], lines)
+        outcome, lines = run_function(cloud, function, event, Path(folder))
+    ship_function_logs(account_id, region_name, function, event["RequestId"], lines)
     inbox = cloud.service(ResponseInbox)
     response = inbox.responses.pop(event["RequestId"], None) or _from_return(outcome, lines)
     if response.get("Status") != "SUCCESS":
@@ -211,7 +211,7 @@ def invoke(account_id: str, region_name: str, event: dict[str, Any]) -> dict[str
     return response
 
 
-def _run(
+def run_function(
     cloud, function, event: dict[str, Any], folder: Path, request_id: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """Run the handler once (also for pipeline Lambda steps, whose events carry no RequestId)."""
@@ -308,7 +308,7 @@ def _stream_name(request_id: str) -> str:
     return time.strftime("%Y/%m/%d/[$LATEST]") + request_id.replace("-", "")
 
 
-def _ship_logs(account_id: str, region_name: str, function, request_id: str, lines: list[str]) -> None:
+def ship_function_logs(account_id: str, region_name: str, function, request_id: str, lines: list[str]) -> None:
     """What the function printed goes to its log group, as Lambda does."""
     backend = logs_backends[account_id][region_name]
     group, stream = f"/aws/lambda/{function.function_name}", _stream_name(request_id)

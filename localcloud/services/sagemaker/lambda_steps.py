@@ -56,8 +56,8 @@ def invoke(cloud, region: str, function_arn: str, event: dict[str, Any], outputs
         ) from None
     request_id = str(uuid.uuid4())
     with tempfile.TemporaryDirectory(prefix="lambda-step-") as folder:
-        outcome, lines = custom_resources._run(cloud, function, event, Path(folder), request_id=request_id)
-    custom_resources._ship_logs(ACCOUNT_ID, region, function, request_id, lines)
+        outcome, lines = custom_resources.run_function(cloud, function, event, Path(folder), request_id=request_id)
+    custom_resources.ship_function_logs(ACCOUNT_ID, region, function, request_id, lines)
     if "errorMessage" in outcome:
         raise LambdaStepError(
             f"ClientError: Lambda function {function.function_name} failed: "
