@@ -31,7 +31,7 @@ PID_SCRIPT = textwrap.dedent(
         return "no model needed"
 
     def transform_fn(model, body, content_type, accept):
-        if body == b"slow":
+        if body in (b"slow", "slow"):  # str for JSON and CSV, as the container decodes them
             time.sleep(0.5)
         return json.dumps({"pid": os.getpid()}), "application/json"
     """
