@@ -73,12 +73,6 @@ class StackOperations:
         finally:
             self._threads.discard(threading.current_thread())
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait for every running operation to end (tests and shutdown); True if they all did."""
-        for thread in list(self._threads):
-            thread.join(timeout)
-        return not any(thread.is_alive() for thread in list(self._threads))
-
     # after a stop ------------------------------------------------------------------------------
     def resume(self) -> None:
         """Take every stack a stop cut off mid-operation to a definite state, in the background."""
@@ -90,6 +84,3 @@ class StackOperations:
                     if stack.status.endswith("_IN_PROGRESS"):
                         log.warning("stack %s was %s when the local cloud stopped", stack.name, stack.status)
                         self.start(stack, "RESUME", lambda s=stack, b=backend: stacks.finish_interrupted(b, s))
-
-    def shutdown(self) -> None:
-        """Stop taking new work; a running operation ends with the process (the next start resolves it)."""
