@@ -68,8 +68,10 @@ def _role(iam) -> str:
 
 def create_pipeline(
     aws, name: str, repo: str, with_approval: bool = True, mode: str | None = None, connection: bool = False
-) -> None:
-    """Source (CodeCommit, or a CodeConnections source naming ``owner/<repo>``) -> Build -> [Approve] -> Deploy."""
+) -> str:
+    """Source (CodeCommit, or a CodeConnections source naming ``owner/<repo>``) -> Build -> [Approve] -> Deploy.
+
+    Returns the id of the run CodePipeline starts on creation."""
     codebuild = aws("codebuild")
     project = f"{name}-build"
     codebuild.create_project(
@@ -191,7 +193,11 @@ def create_pipeline(
     }
     if mode:
         pipeline["executionMode"] = mode
-    aws("codepipeline").create_pipeline(pipeline=pipeline)
+    codepipeline = aws("codepipeline")
+    codepipeline.create_pipeline(pipeline=pipeline)
+    [created] = codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
+    assert created["trigger"]["triggerType"] == "CreatePipeline", created["trigger"]
+    return created["pipelineExecutionId"]
 
 
 def execution(codepipeline, name: str, execution_id: str) -> dict:
@@ -241,9 +247,8 @@ def bucket(cloud):
 
 def test_pipeline_runs_source_build_approval_deploy_in_order(cloud, aws, bucket):
     commit = make_repo(cloud.state.root, "app", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
-    create_pipeline(aws, "app-pipeline", "app")
+    execution_id = create_pipeline(aws, "app-pipeline", "app")  # the run creation starts
     codepipeline, sqs, s3 = aws("codepipeline"), aws("sqs"), aws("s3")
-    execution_id = codepipeline.start_pipeline_execution(name="app-pipeline")["pipelineExecutionId"]
 
     token = wait_for(lambda: approval_token(codepipeline, "app-pipeline"), "the approval to be awaited")
     state = stages(codepipeline, "app-pipeline")
@@ -316,9 +321,8 @@ def test_failing_build_fails_the_stage_and_later_stages_never_run(cloud, aws, bu
         "broken",
         {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE, "fail-build": "yes"},
     )
-    create_pipeline(aws, "broken-pipeline", "broken", with_approval=False)
+    execution_id = create_pipeline(aws, "broken-pipeline", "broken", with_approval=False)
     codepipeline = aws("codepipeline")
-    execution_id = codepipeline.start_pipeline_execution(name="broken-pipeline")["pipelineExecutionId"]
     done = wait_done(codepipeline, "broken-pipeline", execution_id)
     assert done["status"] == "Failed"
     assert "Build" in done["statusSummary"] and "exit status 7" in done["statusSummary"]
@@ -334,9 +338,8 @@ def test_failing_build_fails_the_stage_and_later_stages_never_run(cloud, aws, bu
 
 def test_rejection_fails_the_execution_and_nothing_is_deployed(cloud, aws, bucket):
     commit = make_repo(cloud.state.root, "rejected", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
-    create_pipeline(aws, "rejected-pipeline", "rejected")
+    execution_id = create_pipeline(aws, "rejected-pipeline", "rejected")
     codepipeline = aws("codepipeline")
-    execution_id = codepipeline.start_pipeline_execution(name="rejected-pipeline")["pipelineExecutionId"]
     token = wait_for(lambda: approval_token(codepipeline, "rejected-pipeline"), "the approval")
     codepipeline.put_approval_result(
         pipelineName="rejected-pipeline",
@@ -353,7 +356,7 @@ def test_rejection_fails_the_execution_and_nothing_is_deployed(cloud, aws, bucke
 
 def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersedes_waiting(cloud, aws, bucket):
     make_repo(cloud.state.root, "evented", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
-    create_pipeline(aws, "evented-pipeline", "evented")
+    first = create_pipeline(aws, "evented-pipeline", "evented")
     events, codepipeline = aws("events"), aws("codepipeline")
     events.put_rule(Name="on-commit", EventPattern=json.dumps({"source": ["test.commit"]}))
     events.put_targets(
@@ -366,23 +369,28 @@ def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersede
             }
         ],
     )
+    wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the creation run's approval")
     events.put_events(Entries=[{"Source": "test.commit", "DetailType": "commit", "Detail": "{}"}])
-    [first] = codepipeline.list_pipeline_executions(pipelineName="evented-pipeline")["pipelineExecutionSummaries"]
-    assert first["trigger"]["triggerType"] == "CloudWatchEvent"
-    wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the first execution's approval")
-
-    second = codepipeline.start_pipeline_execution(name="evented-pipeline")["pipelineExecutionId"]
-    third = codepipeline.start_pipeline_execution(name="evented-pipeline")["pipelineExecutionId"]
-    assert wait_done(codepipeline, "evented-pipeline", second)["status"] == "Superseded"
-    assert execution(codepipeline, "evented-pipeline", third)["status"] == "InProgress"
-    codepipeline.stop_pipeline_execution(
-        pipelineName="evented-pipeline",
-        pipelineExecutionId=first["pipelineExecutionId"],
-        abandon=True,
-        reason="test over",
+    evented, created = codepipeline.list_pipeline_executions(pipelineName="evented-pipeline")[
+        "pipelineExecutionSummaries"
+    ]
+    assert created["pipelineExecutionId"] == first
+    assert evented["trigger"]["triggerType"] == "CloudWatchEvent"
+    wait_for(
+        lambda: (
+            stages(codepipeline, "evented-pipeline")["Build"]["latestExecution"]["pipelineExecutionId"]
+            == evented["pipelineExecutionId"]
+        ),
+        "the evented run to be past Source",
     )
-    assert wait_done(codepipeline, "evented-pipeline", first["pipelineExecutionId"])["status"] == "Stopped"
-    token = wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the third execution's approval")
+    newer = codepipeline.start_pipeline_execution(name="evented-pipeline")["pipelineExecutionId"]
+    assert wait_done(codepipeline, "evented-pipeline", evented["pipelineExecutionId"])["status"] == "Superseded"
+    assert execution(codepipeline, "evented-pipeline", newer)["status"] == "InProgress", "superseding is one way"
+    codepipeline.stop_pipeline_execution(
+        pipelineName="evented-pipeline", pipelineExecutionId=first, abandon=True, reason="test over"
+    )
+    assert wait_done(codepipeline, "evented-pipeline", first)["status"] == "Stopped"
+    token = wait_for(lambda: approval_token(codepipeline, "evented-pipeline"), "the newer execution's approval")
     codepipeline.put_approval_result(
         pipelineName="evented-pipeline",
         stageName="ApproveDeployment",
@@ -390,14 +398,81 @@ def test_event_rule_with_pipeline_target_starts_an_execution_and_newer_supersede
         token=token,
         result={"summary": "", "status": "Rejected"},
     )
-    assert wait_done(codepipeline, "evented-pipeline", third)["status"] == "Failed"
+    assert wait_done(codepipeline, "evented-pipeline", newer)["status"] == "Failed"
+
+
+def _awaiting_approval(codepipeline, name: str) -> tuple[str, str] | None:
+    """(execution id, token) of the approval the pipeline awaits, if any."""
+    stage = stages(codepipeline, name)["ApproveDeployment"]
+    latest = stage["actionStates"][0].get("latestExecution", {})
+    if latest.get("status") == "InProgress" and latest.get("token"):
+        return stage["latestExecution"]["pipelineExecutionId"], latest["token"]
+    return None
+
+
+def test_queued_mode_runs_every_waiting_execution_in_arrival_order(cloud, aws, bucket):
+    make_repo(cloud.state.root, "queued", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
+    created = create_pipeline(aws, "queued-pipeline", "queued", mode="QUEUED")
+    codepipeline = aws("codepipeline")
+    wait_for(lambda: _awaiting_approval(codepipeline, "queued-pipeline"), "the creation run's approval")
+    second = codepipeline.start_pipeline_execution(name="queued-pipeline")["pipelineExecutionId"]
+    wait_for(
+        lambda: (
+            stages(codepipeline, "queued-pipeline")["Build"]["latestExecution"]
+            == {"pipelineExecutionId": second, "status": "Succeeded"}
+        ),
+        "the second run to build",
+    )
+    third = codepipeline.start_pipeline_execution(name="queued-pipeline")["pipelineExecutionId"]
+    approved = []
+    for _ in range(3):
+        execution_id, token = wait_for(
+            lambda: (
+                (found := _awaiting_approval(codepipeline, "queued-pipeline")) and found[0] not in approved and found
+            ),
+            "the next approval",
+        )
+        approved.append(execution_id)
+        codepipeline.put_approval_result(
+            pipelineName="queued-pipeline",
+            stageName="ApproveDeployment",
+            actionName="Approve",
+            token=token,
+            result={"summary": "", "status": "Approved"},
+        )
+        assert wait_done(codepipeline, "queued-pipeline", execution_id)["status"] == "Succeeded"
+    assert approved == [created, second, third], "queued runs wait their turn, none is superseded"
+
+
+def test_create_pipeline_with_a_role_codepipeline_cannot_assume_starts_nothing(cloud, aws):
+    codepipeline = aws("codepipeline")
+    stage = {
+        "name": "Source",
+        "actions": [
+            {
+                "name": "Source",
+                "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                "configuration": {"RepositoryName": "nowhere", "BranchName": "main"},
+                "outputArtifacts": [{"name": "SourceArtifact"}],
+            }
+        ],
+    }
+    declaration = {
+        "name": "unassumable-pipeline",
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/no-such-role",
+        "stages": [stage, {**stage, "name": "Again"}],
+        "artifactStore": {"type": "S3", "location": BUCKET},
+    }
+    with pytest.raises(codepipeline.exceptions.InvalidStructureException, match="not authorized to perform AssumeRole"):
+        codepipeline.create_pipeline(pipeline=declaration)
+    with pytest.raises(codepipeline.exceptions.PipelineNotFoundException):
+        codepipeline.list_pipeline_executions(pipelineName="unassumable-pipeline")
 
 
 def test_codeconnections_source_maps_to_the_local_repository_of_that_name(cloud, aws, bucket):
     commit = make_repo(cloud.state.root, "connected-app", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
-    create_pipeline(aws, "connected-pipeline", "connected-app", with_approval=False, connection=True)
+    execution_id = create_pipeline(aws, "connected-pipeline", "connected-app", with_approval=False, connection=True)
     codepipeline = aws("codepipeline")
-    execution_id = codepipeline.start_pipeline_execution(name="connected-pipeline")["pipelineExecutionId"]
     assert wait_done(codepipeline, "connected-pipeline", execution_id)["status"] == "Succeeded"
     assert queue_exists(aws("sqs"), f"queue-{commit[:8]}"), "the build saw the connected repository's commit"
 
@@ -431,9 +506,8 @@ def test_waiting_approval_survives_a_kill_9_restart_and_then_deploys(tmp_path, m
 
         aws("s3").create_bucket(Bucket=BUCKET)
         commit = make_repo(tmp_path, "durable", {"buildspec.yml": BUILDSPEC, "template.yml": TEMPLATE})
-        create_pipeline(aws, "durable-pipeline", "durable")
+        execution_id = create_pipeline(aws, "durable-pipeline", "durable")
         codepipeline = aws("codepipeline")
-        execution_id = codepipeline.start_pipeline_execution(name="durable-pipeline")["pipelineExecutionId"]
         token = wait_for(lambda: approval_token(codepipeline, "durable-pipeline"), "the approval")
 
         os.kill(status.pid, signal.SIGKILL)

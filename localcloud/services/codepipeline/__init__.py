@@ -1,7 +1,8 @@
 """CodePipeline executions that really run: source, build, deploy and approval actions.
 
 Pipelines are moto's; executions, their stages, actions, artifacts and variables are ours.
-EventBridge rules that target a pipeline start an execution of it.
+EventBridge rules that target a pipeline start an execution of it, and creating a pipeline (by
+CreatePipeline or a CloudFormation stack) starts it once, as CodePipeline does.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _deliverer(service: CodePipelineService):
 def install(cloud) -> CodePipelineService:
     service = CodePipelineService(cloud)
     routes = {
+        "CreatePipeline": lambda call: service.create_pipeline(call.body, call.region, call.account),
         "StartPipelineExecution": lambda call: service.start_execution(call.body, call.region),
         "GetPipelineState": lambda call: service.get_pipeline_state(call.body, call.region),
         "GetPipelineExecution": lambda call: service.get_pipeline_execution(call.body),

@@ -1,6 +1,8 @@
 """CodePipeline's execution operations, served from our execution records.
 
-Pipelines themselves stay in moto's backend (CreatePipeline, GetPipeline, UpdatePipeline...).
+Pipelines themselves stay in moto's backend (GetPipeline, UpdatePipeline...). CreatePipeline goes
+through moto's backend too, and then starts the pipeline once, as CodePipeline does on creation
+(trigger ``CreatePipeline``); so does a pipeline a CloudFormation stack creates (``cfn.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from typing import Any
 
 from moto.backends import get_backend
+from moto.core.exceptions import JsonRESTError
 
 from localcloud import ACCOUNT_ID
 from localcloud.core import names
@@ -122,6 +125,10 @@ class CodePipelineService:
         self._launch(execution)
         return execution.execution_id
 
+    def start_on_creation(self, name: str, region: str, created_by: str) -> str:
+        """The run CodePipeline starts by itself when a pipeline is created."""
+        return self.start(name, region, {"triggerType": "CreatePipeline", "triggerDetail": created_by})
+
     def _launch(self, execution: Execution) -> None:
         self.executions[execution.execution_id] = execution
         thread = threading.Thread(
@@ -147,6 +154,21 @@ class CodePipelineService:
             older.record["supersededBy"] = newer_id
 
     # API ----------------------------------------------------------------------------------
+    def create_pipeline(self, body: dict[str, Any], region: str, account: str) -> dict[str, Any]:
+        backend = get_backend("codepipeline")[account][region]
+        try:
+            pipeline, tags = backend.create_pipeline(body.get("pipeline") or {}, body.get("tags"))
+        except JsonRESTError as error:
+            raise _error(error.error_type, error.message) from None
+        except (KeyError, TypeError) as error:
+            raise _error(
+                "ValidationException",
+                f"the pipeline declaration lacks {error}: CreatePipeline needs pipeline.name, roleArn, "
+                "artifactStore and stages",
+            ) from None
+        self.start_on_creation(pipeline["name"], region, f"arn:aws:iam::{account}:root")
+        return {"pipeline": pipeline, "tags": tags}
+
     def start_execution(self, body: dict[str, Any], region: str) -> dict[str, Any]:
         trigger = {"triggerType": "StartPipelineExecution", "triggerDetail": "localcloud"}
         return {"pipelineExecutionId": self.start(body.get("name", ""), region, trigger, body)}

@@ -2,7 +2,9 @@
 
 CloudFormation writes ``Stages[].Actions[].ActionTypeId``; the API (and the pipeline engine, which
 reads moto's backend) has ``stages[].actions[].actionTypeId``. Action ``configuration`` maps are data
-and keep their keys; their values become strings, as the API holds them.
+and keep their keys; their values become strings, as the API holds them. A pipeline the stack
+creates (or replaces) starts once, as CodePipeline starts every new pipeline; an update in place does
+not start it (``RestartExecutionOnUpdate`` is not honoured: the template's pipelines leave it false).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from moto.codepipeline.exceptions import InvalidStructureException
 from moto.codepipeline.models import codepipeline_backends
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.core import moto_seam as seam
 from localcloud.services.cloudformation.base import ResourceFailed, StackResource, message_of
 from localcloud.services.cloudformation.properties import as_api_string, require, to_api_shape
 
@@ -54,6 +57,15 @@ def declaration(name: str, properties: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
+def _start_creation_run(name: str, region: str, created_by: str) -> None:
+    from localcloud.services.codepipeline.api import CodePipelineService
+
+    cloud = seam.bound()
+    if cloud is None:
+        raise ResourceFailed(f"{TYPE} {name}: no local cloud is running in this process to run the pipeline")
+    cloud.service(CodePipelineService).start_on_creation(name, region, created_by)
+
+
 class CfnPipeline(StackResource, CloudFormationModel):
     TYPE = TYPE
     NAME_PROPERTY = "Name"
@@ -73,6 +85,7 @@ class CfnPipeline(StackResource, CloudFormationModel):
             )
         except InvalidStructureException as error:
             raise ResourceFailed(f"{TYPE} {resource_name}: {message_of(error)}") from None
+        _start_creation_run(resource_name, region_name, kwargs.get("StackId") or "CloudFormation")
         return cls(resource_name, pipeline["version"])
 
     @classmethod

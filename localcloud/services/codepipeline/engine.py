@@ -4,8 +4,9 @@ An execution's record (the answer to GetPipelineExecution plus its stages' and a
 is saved after every change, so a restarted local cloud resumes it: completed actions keep their
 outputs, an interrupted action re-runs, a waiting approval goes on waiting with the same token.
 Stages are gated per pipeline as CodePipeline's execution modes gate them (SUPERSEDED by default:
-an execution waiting for a stage is superseded by a newer one that arrives to wait there too), and
-by transitions a user disabled (``transitions.py``): an execution waits at a disabled one.
+an execution waiting for a stage is superseded by a newer one that arrives to wait there too; QUEUED:
+waiting executions enter one by one in the order they arrived), and by transitions a user disabled
+(``transitions.py``): an execution waits at a disabled one.
 """
 
 from __future__ import annotations
@@ -24,12 +25,23 @@ FOLDER = "codepipeline/executions"
 
 
 class StageGate:
-    """Which execution holds each stage of one pipeline, and who waits for it."""
+    """Which execution holds each stage of one pipeline, and who waits for it.
+
+    SUPERSEDED: an execution waiting for a stage is superseded by a newer one that arrives to wait
+    there too. QUEUED: waiting executions enter in the order they arrived, none is superseded.
+    PARALLEL: stages are not locked at all.
+    """
 
     def __init__(self):
         self.owners: dict[str, str] = {}
         self.waiting: dict[str, list[str]] = {}
         self.condition = threading.Condition()
+
+    def _may_enter(self, execution: Execution, stage: str, queue: list[str]) -> bool:
+        me = execution.execution_id
+        if self.owners.get(stage) not in (None, me) or execution.held_before(stage):
+            return False
+        return execution.record["executionMode"] != "QUEUED" or not queue or queue[0] == me
 
     def enter(self, execution: Execution, stage: str) -> bool:
         """Wait for the stage; False if the execution was superseded or stopped meanwhile."""
@@ -39,17 +51,20 @@ class StageGate:
         me = execution.execution_id
         with self.condition:
             queue = self.waiting.setdefault(stage, [])
-            while self.owners.get(stage) not in (None, me) or execution.held_before(stage):
+            while not self._may_enter(execution, stage, queue):
+                # checked first: a superseded execution is no longer in the queue, and must not
+                # take it back by superseding the execution that superseded it
+                if execution.superseded or execution.should_stop():
+                    if me in queue:
+                        queue.remove(me)
+                    self.condition.notify_all()
+                    return False
                 if me not in queue:
                     if mode == "SUPERSEDED":
                         for older in queue:
                             execution.service.supersede(execution.pipeline_name, older, me)
                         queue.clear()
                     queue.append(me)
-                if execution.superseded or execution.should_stop():
-                    if me in queue:
-                        queue.remove(me)
-                    return False
                 self.condition.wait(0.2)
             if me in queue:
                 queue.remove(me)
