@@ -15,19 +15,22 @@ import io
 import json
 import re
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from localcloud import ACCOUNT_ID
-from localcloud.core import durability, signatures
+from localcloud.core import durability, signatures, upload_body
 from localcloud.core.admission import Admission, Refused, refusal
 from localcloud.core.errors import AwsError
+from localcloud.core.moto_seam import s3_bodies
 from localcloud.core.state import StateStore
 
 MAX_S3_BODY = 5 * 1024**3  # S3's largest single PUT
@@ -141,6 +144,11 @@ class Gateway:
         request = Request(environ)
         headers = {k.lower(): v for k, v in request.headers.items()}
         request_target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path.rstrip("?")
+        path, _, query_string = request_target.partition("?")
+        if upload_body.streams(request.method, path, query_string, headers) and (
+            signatures.claimed_service(headers, query_string) == "s3"
+        ):
+            return self._streamed_upload(request, headers, request_target, environ, start_response)
         try:
             raw = self._body(request, headers, request_target)
             admitted = self._admit(request.method, request_target, headers, raw)
@@ -209,6 +217,44 @@ class Gateway:
                 environ, start_response
             )
 
+    def _streamed_upload(self, request: Request, headers, target: str, environ, start_response) -> Any:
+        """PutObject / UploadPart: admitted on its signed headers, its body streamed to a body file and
+        checked on the way (``upload_body``), then handed to moto as that file; refused, nothing is kept."""
+        try:
+            admitted = self._admit(request.method, target, headers, signatures.ON_THE_WIRE)
+        except Refused as refused:
+            return refused.response(environ, start_response)
+        try:
+            received = upload_body.receive(
+                environ["wsgi.input"], s3_bodies.folder(), headers, admitted.signed, MAX_S3_BODY
+            )
+        except upload_body.BodyRefused as refused:
+            return _s3_error(refused.code, refused.message, refused.status)(environ, start_response)
+        staged = s3_bodies.staged(received.path, received.size, received.md5, received.checksums)
+        environ.update(
+            {
+                "wsgi.input": io.BytesIO(b""),
+                "CONTENT_LENGTH": "0",
+                "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD",  # checked: moto is not to decode it again
+                s3_bodies.STAGED_ENVIRON_KEY: staged,
+            }
+        )
+        for name, value in received.headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        try:
+            with self.state.lock:
+                chunks = list(self.moto_app(environ, start_response))
+                if staged.claimed:
+                    self.state.save_backends()  # before the response leaves: kill -9 loses nothing acknowledged
+            return chunks
+        except Exception as error:
+            traceback.print_exc()
+            message = f"local cloud error in s3 {request.method} {request.path}: {error!r}"
+            return refusal("internal", message, request.method, target, headers, b"")(environ, start_response)
+        finally:
+            if not staged.claimed:  # refused by moto (no such bucket or upload...): nothing is kept
+                received.path.unlink(missing_ok=True)
+
     @staticmethod
     def _body(request: Request, headers: dict[str, str], target: str) -> bytes:
         """The request body, refused with 413 past the largest body AWS itself would take."""
@@ -245,3 +291,12 @@ class Gateway:
                 mimetype="application/x-amz-json-1.1",
             )
         return response
+
+
+def _s3_error(code: str, message: str, status: int) -> Response:
+    request_id = str(uuid.uuid4())
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{escape(message)}</Message>'
+        f"<RequestId>{request_id}</RequestId></Error>"
+    )
+    return Response(xml, status=status, mimetype="application/xml", headers={"x-amz-request-id": request_id})

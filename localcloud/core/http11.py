@@ -23,6 +23,7 @@ MAX_HEAD = 65536  # the request target, and the headers together
 MAX_HEADERS = 100
 MAX_BODY = 16 * 1024 * 1024  # our own routes take at most an invocation (6 MB) and a bit; S3 goes to moto
 RECEIVE = 65536  # also bounds what is parsed ahead of what the reader asked for
+BODY_RECEIVE = 1024 * 1024  # while a body is read: fewer, larger receives (an S3 upload streams at disk speed)
 LINGER_BYTES = 1024 * 1024  # read and dropped before closing on a request we did not read whole
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -149,12 +150,12 @@ class _Reader:
         raise error
 
     # reading -----------------------------------------------------------------------------
-    def feed(self) -> None:
+    def feed(self, size: int = RECEIVE) -> None:
         """Parse one more receive; the head of a message still incomplete past the limit is refused."""
         pending = self.messages[-1] if self.messages and not self.messages[-1].head_done else None
         if pending is not None and pending.fed > 2 * MAX_HEAD:  # a value arriving in pieces: bound it early
             raise BadRequest(f"headers longer than {MAX_HEAD} bytes", 431 if pending.headers else 414)
-        data = self.sock.recv(RECEIVE)
+        data = self.sock.recv(size)
         if not data:
             self.closed = True
             return
@@ -188,7 +189,7 @@ class _Reader:
                 return
             if self.closed:
                 raise ConnectionError("the connection closed in the middle of a body")
-            self.feed()
+            self.feed(BODY_RECEIVE)
 
     def read_body(self, message: Message, limit: int) -> bytes:
         declared = message.header("content-length")

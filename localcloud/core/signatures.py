@@ -30,6 +30,14 @@ MAX_PRESIGNED_SECONDS = 7 * 24 * 3600
 UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-")
 
 
+class _OnTheWire(bytes):
+    """The body argument of a request whose body is still on the wire (an empty ``bytes``, so code
+    that looks into a body for its protocol finds nothing there)."""
+
+
+ON_THE_WIRE = _OnTheWire()
+
+
 class SignatureError(Exception):
     """Why a request's signature is refused. ``kind`` picks the AWS error code per protocol."""
 
@@ -41,11 +49,22 @@ class SignatureError(Exception):
 
 @dataclass(frozen=True)
 class Signed:
-    """A request that passed: who signed it, for which service and region."""
+    """A request that passed: who signed it, for which service and region.
+
+    When the body was not at hand (an S3 upload streamed to disk), ``payload`` is what the client
+    declared its body to be (a SHA-256 hex, ``UNSIGNED-PAYLOAD`` or a ``STREAMING-...`` encoding), and
+    the body is checked against it as it arrives (``upload_body.receive``); the signing key and the request's
+    signature start the chain a chunk-signed body continues.
+    """
 
     credential: Credential
     service: str
     region: str
+    payload: str | None = None
+    signature: str = ""
+    timestamp: str = ""
+    scope: str = ""
+    signing_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -77,11 +96,17 @@ def verify(
     method: str,
     target: str,
     headers: Mapping[str, str],
-    body: bytes,
+    body: bytes | None,
     find: Callable[[str], Credential | None],
     now: float | None = None,
 ) -> Signed:
-    """Check one request; ``target`` is the request line's target as sent, ``headers`` lower-cased."""
+    """Check one request; ``target`` is the request line's target as sent, ``headers`` lower-cased.
+
+    ``body`` ``ON_THE_WIRE`` (or None) means it is still on the wire: the signature is checked over the
+    payload hash the client declared, which ``upload_body.receive`` holds the body to as it streams in.
+    """
+    if body is ON_THE_WIRE:
+        body = None
     path, _, query = target.partition("?")
     pairs = _query_pairs(query)
     if _is_s3_v2(headers, pairs):
@@ -104,6 +129,8 @@ def verify(
             "expired", "Signature expired: the request's date is more than 15 minutes away from the local cloud's clock"
         )
     payload = _payload_hash(parts, headers, body)
+    if body is None and payload is None:
+        raise SignatureError("malformed", "a streamed request must declare its x-amz-content-sha256")
     canonical = "\n".join(
         [
             method,
@@ -124,7 +151,9 @@ def verify(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         )
-    return Signed(credential, parts.service, parts.region)
+    if body is not None:
+        return Signed(credential, parts.service, parts.region)
+    return Signed(credential, parts.service, parts.region, payload, parts.signature, parts.timestamp, scope, key)
 
 
 # parsing ---------------------------------------------------------------------------------
@@ -213,16 +242,20 @@ def _header_value(headers: Mapping[str, str], name: str) -> str:
     return " ".join(headers.get(name, "").split())
 
 
-def _payload_hash(parts: _Parts, headers: Mapping[str, str], body: bytes) -> str:
+PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+def _payload_hash(parts: _Parts, headers: Mapping[str, str], body: bytes | None) -> str | None:
     if parts.presigned and parts.service == "s3":
         return "UNSIGNED-PAYLOAD"  # a presigned URL cannot know its body
     declared = headers.get("x-amz-content-sha256")
     if declared:
+        if body is None:
+            return declared  # checked as the body streams in (upload_body.receive)
         if not declared.startswith(UNSIGNED_PAYLOADS) and declared != hashlib.sha256(body).hexdigest():
-            message = "The provided 'x-amz-content-sha256' header does not match what was computed."
-            raise SignatureError("payload", message)
+            raise SignatureError("payload", PAYLOAD_MISMATCH)
         return declared
-    return hashlib.sha256(body).hexdigest()
+    return None if body is None else hashlib.sha256(body).hexdigest()
 
 
 @lru_cache(maxsize=256)
