@@ -165,3 +165,39 @@ def test_a_multipart_upload_in_progress_survives_a_restart_and_completes(restart
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": etag2}]},
     )
     assert s3.get_object(Bucket=BUCKET, Key="parts.bin")["Body"].read() == first + second
+
+
+def test_a_completed_upload_made_of_its_parts_files_comes_back_with_every_version(restart):
+    cloud, s3 = restart()
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    pieces = [os.urandom(5 * 1024 * 1024), os.urandom(5 * 1024 * 1024), b"tail"]
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="joined.bin")["UploadId"]
+    parts = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(Bucket=BUCKET, Key="joined.bin", UploadId=upload, PartNumber=n, Body=p)["ETag"],
+        }
+        for n, p in enumerate(pieces, 1)
+    ]
+    first = s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="joined.bin", UploadId=upload, MultipartUpload={"Parts": parts}
+    )["VersionId"]
+    second = s3.put_object(Bucket=BUCKET, Key="joined.bin", Body=b"overwritten")["VersionId"]
+    whole = b"".join(pieces)
+
+    cloud, s3 = restart()
+    got = s3.get_object(Bucket=BUCKET, Key="joined.bin", VersionId=first)["Body"].read()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(whole).digest()
+    boundary = len(pieces[0])
+    ranged = s3.get_object(
+        Bucket=BUCKET, Key="joined.bin", VersionId=first, Range=f"bytes={boundary - 4}-{boundary + 3}"
+    )
+    assert ranged["Body"].read() == whole[boundary - 4 : boundary + 4]
+    assert s3.get_object(Bucket=BUCKET, Key="joined.bin")["Body"].read() == b"overwritten"
+    assert [v["VersionId"] for v in s3.list_object_versions(Bucket=BUCKET, Prefix="joined.bin")["Versions"]] == [
+        second,
+        first,
+    ]
+    stored = sum(path.stat().st_size for path in (cloud.state.root / "s3" / "bodies").iterdir())
+    assert stored == len(whole) + len(b"overwritten")  # the object is its parts' files, not a copy of them
