@@ -41,7 +41,7 @@ from localcloud.tools import daemon  # noqa: E402
 
 ENDPOINT = "under-load"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 BUCKET = "deploy-under-load"
 BAKE = 600  # AWS seconds: the bad canary's WaitIntervalInSeconds, the rollback's time budget

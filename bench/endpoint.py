@@ -296,7 +296,7 @@ def deploy(url: str, archive: Path, data_capture: int | None = None) -> str:
         ModelName="bench",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
         PrimaryContainer={
-            "Image": "sklearn",
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
             "ModelDataUrl": "s3://bench-models/model.tar.gz",
             "Environment": {
                 "SAGEMAKER_PROGRAM": "inference.py",

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.core import config
 from localcloud.tools import daemon
-from localcloud.tools.commands import endpoints, pipelines, projects, registry
+from localcloud.tools.commands import endpoints, images, pipelines, projects, registry
 
 
 def cmd_start(args) -> int:
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stop", help="stop it; its state stays").set_defaults(run=cmd_stop)
     commands.add_parser("status", help="is it running, and where").set_defaults(run=cmd_status)
     commands.add_parser("env", help="print the environment that points AWS clients at it").set_defaults(run=cmd_env)
-    for module in (projects, registry, pipelines, endpoints):
+    for module in (projects, registry, pipelines, endpoints, images):
         module.add_parser(commands)
     return parser
 

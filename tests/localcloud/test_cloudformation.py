@@ -27,7 +27,7 @@ INFERENCE_SCRIPT = REPO / "modelbuild" / "pipelines" / "scripts" / "training" / 
 SYNTH_INPUTS = ("service_catalog", "modelbuild", "modeldeploy", "seed_code")
 ASSET_BUCKET = "template-assets"
 ROLE = "arn:aws:iam::123456789012:role/model-execution"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123"
 
 

@@ -111,7 +111,12 @@ def test_nothing_acknowledged_is_lost_across_twenty_kill_9s(tmp_path):
         sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
             InferenceSpecification={
-                "Containers": [{"Image": "sklearn", "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"}],
+                "Containers": [
+                    {
+                        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
+                        "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz",
+                    }
+                ],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },

@@ -127,7 +127,7 @@ def test_weights_move_traffic_between_variants(cloud, aws, artifact):
         ModelName="weighted-model",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/model-execution",
         PrimaryContainer={
-            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
             "ModelDataUrl": artifact,
             "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
         },

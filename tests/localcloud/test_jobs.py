@@ -26,7 +26,7 @@ def _job(name: str, data_key: str) -> dict:
         RoleArn="arn:aws:iam::123456789012:role/jobs",
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
         AppSpecification={
-            "ImageUri": "sklearn",
+            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sum.py"],
         },
         ProcessingInputs=[

@@ -18,7 +18,7 @@ from tests.localcloud.modelbuild_pipeline import wait
 
 BUCKET = "lambda-step-bucket"
 ROLE = "arn:aws:iam::123456789012:role/lambda-step"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 HANDLER = """
 def handler(event, context):

@@ -24,8 +24,8 @@ from tests.localcloud.modelbuild_pipeline import wait
 BUCKET = "executor-bucket"
 GROUP = "executor-models"
 ROLE = "arn:aws:iam::123456789012:role/pipeline"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-REPACK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:0.23-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+REPACK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 ROWS = "".join(f"{i % 2},{i}\n" for i in range(12))  # label,value: odd values are label 1
 

@@ -10,7 +10,7 @@ import pytest
 
 BUCKET = "shapes-bucket"
 ROLE = "arn:aws:iam::123456789012:role/pipeline"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 TRAIN_SCRIPT = """
 import argparse, json, os, pathlib

@@ -66,7 +66,9 @@ def test_as_root_the_program_runs_through_setpriv_as_nobody(tmp_path):
     args = sandbox.command(tmp_path / "ml", ["python3", "job.py"], {})
     assert "--unshare-user" not in args, "a user namespace would make the program root inside it"
     inner = program(args)
-    assert inner[:10] == [
+    # first the private /tmp becomes the job user's (as a container's is its root's), then setpriv drops root
+    assert inner[1:7] == ["-I", "-S", "-c", identity.GIVE_TMP, "65534", "65534"]
+    assert inner[7:17] == [
         "setpriv",
         "--reuid",
         "65534",

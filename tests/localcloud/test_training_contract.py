@@ -14,7 +14,7 @@ import pytest
 
 BUCKET = "contract-jobs"
 ROLE = "arn:aws:iam::123456789012:role/jobs"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 # Small pure-Python packages from PyPI that the project's venv does not have.
 REQUIRED_PACKAGE = "inflection==0.5.1"
 SELF_INSTALLED_PACKAGE = "pyjokes==0.8.3"

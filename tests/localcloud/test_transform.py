@@ -21,7 +21,7 @@ from tests.localcloud.modelbuild_pipeline import wait
 
 BUCKET = "transform-bucket"
 ROLE = "arn:aws:iam::123456789012:role/transform"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 INFERENCE = """

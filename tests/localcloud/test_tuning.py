@@ -20,7 +20,7 @@ from tests.localcloud.modelbuild_pipeline import wait
 
 BUCKET = "tuning-bucket"
 ROLE = "arn:aws:iam::123456789012:role/tuning"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 TRAIN = """
 import argparse, json, os, pathlib

@@ -62,7 +62,10 @@ def _processing(name: str, entrypoint: list[str], inputs=None, output_path="/opt
         ProcessingJobName=name,
         RoleArn=ROLE,
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
-        AppSpecification={"ImageUri": "sklearn", "ContainerEntrypoint": entrypoint},
+        AppSpecification={
+            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
+            "ContainerEntrypoint": entrypoint,
+        },
         ProcessingInputs=inputs or [],
         ProcessingOutputConfig={
             "Outputs": [
@@ -129,7 +132,10 @@ def test_a_training_job_name_with_dot_dot_is_refused(cloud, bucket, victim):
         lambda: sagemaker.create_training_job(
             TrainingJobName=relative,
             RoleArn=ROLE,
-            AlgorithmSpecification={"TrainingImage": "sklearn", "TrainingInputMode": "File"},
+            AlgorithmSpecification={
+                "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
+                "TrainingInputMode": "File",
+            },
             OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
             StoppingCondition={"MaxRuntimeInSeconds": 60},
@@ -146,7 +152,10 @@ def test_a_channel_name_with_dot_dot_is_refused(cloud, bucket, tmp_path):
         lambda: sagemaker.create_training_job(
             TrainingJobName="channel-escape",
             RoleArn=ROLE,
-            AlgorithmSpecification={"TrainingImage": "sklearn", "TrainingInputMode": "File"},
+            AlgorithmSpecification={
+                "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
+                "TrainingInputMode": "File",
+            },
             InputDataConfig=[
                 {
                     "ChannelName": "../../x",
@@ -248,7 +257,7 @@ def test_a_link_in_a_training_model_folder_to_a_host_file_fails_the_job(cloud, b
         TrainingJobName="model-link-leak",
         RoleArn=ROLE,
         AlgorithmSpecification={
-            "TrainingImage": "sklearn",
+            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
             "TrainingInputMode": "File",
             "ContainerEntrypoint": ["ln", "-s", str(victim / "secret.txt"), "/opt/ml/model/model.joblib"],
         },
@@ -269,12 +278,20 @@ def test_endpoint_model_config_variant_and_pipeline_names_are_checked(cloud, vic
     relative = os.path.relpath(victim, cloud.state.root / "endpoints" / "us-east-1")
     _refused(
         lambda: sagemaker.create_model(
-            ModelName="../model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "sklearn"}
+            ModelName="../model",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+            },
         ),
         "ValidationException",
         "modelName",
     )
-    sagemaker.create_model(ModelName="good-model", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "sklearn"})
+    sagemaker.create_model(
+        ModelName="good-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"},
+    )
     variant = {
         "VariantName": "../v",
         "ModelName": "good-model",

@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from localcloud.services.sagemaker.images import environments, table
+
+IMAGE_VERSION = "1.9-0"
+IMAGE = f"683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{IMAGE_VERSION}-cpu-py3"
+
 BUCKET = "sandbox-attacks"
 ROLE = "arn:aws:iam::123456789012:role/attacker"
 
@@ -98,7 +103,7 @@ def run_job(aws, *args: str, isolated: bool = False) -> tuple[dict, list[dict]]:
         RoleArn=ROLE,
         ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
         AppSpecification={
-            "ImageUri": "sklearn",
+            "ImageUri": IMAGE,
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/probes.py"],
             "ContainerArguments": list(args),
         },
@@ -127,10 +132,10 @@ def run_job(aws, *args: str, isolated: bool = False) -> tuple[dict, list[dict]]:
 
 
 def visible_below(folder: Path) -> set[str]:
-    """The entries of a host folder that lead to the Python installation or the venv (bound read-only)."""
-    return {
-        Path(p).relative_to(folder).parts[0] for p in (sys.prefix, sys.base_prefix) if Path(p).is_relative_to(folder)
-    }
+    """The entries of a host folder that lead to the job image's environment or its Python (bound read-only)."""
+    built = environments.find(table.IMAGES[IMAGE_VERSION])
+    shown = [*built.mounts(), Path(built.interpreter).resolve()] if built else [Path(sys.prefix), Path(sys.base_prefix)]
+    return {Path(p).relative_to(folder).parts[0] for p in shown if Path(p).is_relative_to(folder)}
 
 
 @pytest.fixture()

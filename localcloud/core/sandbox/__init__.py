@@ -5,8 +5,12 @@ network) and a root that holds only what it needs (``view``): the job's folder a
 private ``/tmp`` and an ``/etc/hosts`` that knows ``algo-1``. It never runs as root, has no
 capabilities and cannot gain any (``identity``). Its network reaches the local cloud's API at the
 URL it is given and, where slirp4netns is installed, the outside world, never the host's loopback
-(``network``). The project's Python stands in for the framework image: its ``bin`` comes first on
-``PATH``, so the ``python3`` of a container entrypoint is ours.
+(``network``). The Python it runs on is a ``Runtime``: a framework image's environment for jobs and
+model servers (``services/sagemaker/images``), the project's venv for the local cloud's own programs;
+its ``bin`` comes first on ``PATH``, so the ``python3`` of a container entrypoint is the image's.
+A ``sudo`` of the sandbox's own comes next (``sudo.sh``): containers run as root, and programs written
+for them (SDK v3's remote-function bootstrap) run ``sudo chmod ...``; here it runs the command as the
+job's user, who owns every folder the job may write.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from localcloud.core.sandbox import identity, network
-from localcloud.core.sandbox.view import PACKAGE, View, python_paths
+from localcloud.core.sandbox.runtime import Runtime, host
+from localcloud.core.sandbox.view import PACKAGE, View
 
 INSTALL_HINT = (
     "bubblewrap ('bwrap') is required to run local SageMaker jobs and endpoints but was not found on PATH. "
@@ -33,6 +38,8 @@ API_SOCKET = f"{RUN_DIR}/api.sock"
 RELAY = f"{RUN_DIR}/relay.py"
 HOSTS = "127.0.0.1 localhost algo-1\n::1 localhost\n"
 SLIRP_RESOLV = "nameserver 10.0.2.3\n"  # slirp4netns's DNS forwarder
+TOOLS_DIR = f"{RUN_DIR}/bin"  # the sandbox's own programs (sudo), on PATH after the Python's
+SUDO = Path(__file__).with_name("sudo.sh")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -85,6 +92,7 @@ def command(
     outside: network.Outside | None = None,
     read_only: Sequence[Path] = (),
     writable: Mapping[str, Path] | None = None,
+    runtime: Runtime | None = None,
 ) -> list[str]:
     """The bwrap command line that runs ``argv`` with ``ml_dir`` as ``/opt/ml``.
 
@@ -93,14 +101,16 @@ def command(
     ``outside``: the descriptors through which slirp4netns joins (see ``spawn``).
     ``read_only``: host paths the program may read, at their own paths (a package index pip names).
     ``writable``: container path -> host folder the program may write (a job's own Python packages).
+    ``runtime``: the Python it runs on (default: the project's venv).
     """
+    runtime = runtime or host()
     uid, gid = identity.ids()
     port = None if isolated else network.api_port(env)
     view = View()
     view.system(_etc(uid, gid, outside is not None))
     view.tmpfs("/tmp", "1777")  # before the Python mounts: a checkout may live under /tmp
-    for path in python_paths():
-        view.host_path(path)
+    for path in runtime.mounts:
+        view.host_path(Path(path))
     if package:
         view.host_path(PACKAGE)
     for path in read_only:
@@ -108,12 +118,14 @@ def command(
     view.rw(Path(ml_dir), "/opt/ml")
     for target, source in sorted((writable or {}).items()):
         view.rw(Path(source), target)
-    program = [*identity.program_prefix(uid, gid)]
+    program = [*identity.program_prefix(uid, gid, runtime.interpreter)]
+    view.directory(RUN_DIR)
+    view.directory(TOOLS_DIR)
+    view.ro(SUDO, f"{TOOLS_DIR}/sudo")
     if port is not None:
-        view.directory(RUN_DIR)
         view.rw(network.API_SOCKETS.path(port), API_SOCKET)
         view.ro(Path(__file__).with_name("relay.py"), RELAY)
-        program += [str(Path(sys.executable).resolve()), "-I", "-S", RELAY, API_SOCKET, str(port), "--"]
+        program += [runtime.interpreter, "-I", "-S", RELAY, API_SOCKET, str(port), "--"]
     args = [
         bwrap_path(),
         "--die-with-parent",
@@ -130,7 +142,7 @@ def command(
         "--clearenv",
     ]
     full_env = {
-        "PATH": f"{python_bin_dir()}:{SYSTEM_PATH}",
+        "PATH": f"{runtime.bin_dir}:{TOOLS_DIR}:{SYSTEM_PATH}",
         "HOME": "/tmp",
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
@@ -154,6 +166,7 @@ def spawn(
     package: bool = False,
     read_only: Sequence[Path] = (),
     writable: Mapping[str, Path] | None = None,
+    runtime: Runtime | None = None,
     **popen,
 ) -> subprocess.Popen:
     """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folders become the program's."""
@@ -173,6 +186,7 @@ def spawn(
         outside=outside,
         read_only=read_only,
         writable=writable,
+        runtime=runtime,
     )
     if outside is None:
         return subprocess.Popen(args, **popen)
@@ -196,6 +210,7 @@ def run(
     isolated: bool = False,
     read_only: Sequence[Path] = (),
     writable: Mapping[str, Path] | None = None,
+    runtime: Runtime | None = None,
 ) -> int:
     """Run to completion, handing every output line to ``on_line``; returns the exit code."""
     process = spawn(
@@ -206,6 +221,7 @@ def run(
         isolated=isolated,
         read_only=read_only,
         writable=writable,
+        runtime=runtime,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -228,6 +244,8 @@ def start(
     *,
     isolated: bool = False,
     package: bool = False,
+    read_only: Sequence[Path] = (),
+    runtime: Runtime | None = None,
 ) -> subprocess.Popen:
     """Start a long-running program (a model server) with its output going to ``log_path``."""
     with open(log_path, "ab") as log:  # the child keeps its own copy
@@ -238,6 +256,8 @@ def start(
             workdir,
             isolated=isolated,
             package=package,
+            read_only=read_only,
+            runtime=runtime,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -41,11 +41,22 @@ def bwrap_options(uid: int, gid: int) -> list[str]:
     return ["--unshare-user", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL", "--disable-userns"]
 
 
-def program_prefix(uid: int, gid: int) -> list[str]:
-    """As root: what the program runs through to become ``uid``:``gid`` with nothing to regain."""
+GIVE_TMP = "import os, sys; os.chown('/tmp', int(sys.argv[1]), int(sys.argv[2])); os.execvp(sys.argv[3], sys.argv[3:])"
+
+
+def program_prefix(uid: int, gid: int, interpreter: str = "") -> list[str]:
+    """As root: what the program runs through to become ``uid``:``gid`` with nothing to regain.
+
+    With an ``interpreter`` (any Python 3), the private ``/tmp`` (a tmpfs bwrap made as root) is first
+    given to that user, as a container's ``/tmp`` is its root user's: a program may then change its
+    permissions (``sudo chmod -R 777 /tmp``). Python, not a shell, does it: a shell would drop
+    variables whose names it cannot hold (the toolkit's ``SM_HP_MAX-DEPTH``). As an ordinary user
+    the tmpfs is already the program's."""
     if not privileged():
         return []
+    give_tmp = [interpreter, "-I", "-S", "-c", GIVE_TMP, str(uid), str(gid)] if interpreter else []
     return [
+        *give_tmp,
         "setpriv",
         "--reuid",
         str(uid),

@@ -180,7 +180,7 @@ class InstanceFactory:
         environment = workers_per_instance(environment, instances_in_variant)
         # the model's own environment wins; the session stands in for the execution role's
         environment = {**self.cloud.session_environment(), **environment}
-        server = fleet.start(variant, spec.variant_name, environment, self.records, spec.network_isolation)
+        server = fleet.start(variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image)
         self.logs.follow(key, spec.variant_name, variant / "server.log")
         return Instance(server, instance_id)
 

@@ -1,8 +1,9 @@
 """Processing and training jobs that really run, inside the sandbox, with SageMaker's contract.
 
 A job gets a folder under the state folder whose ``ml/`` is mounted at ``/opt/ml``: inputs are
-downloaded there, the program runs, outputs are uploaded, and the job record (the Describe*Job
-response) is kept as JSON so it survives restarts.
+downloaded there, the program runs on the Python and libraries of the image the job names
+(``images/``; built on first use, with progress in the job's log), outputs are uploaded, and the job
+record (the Describe*Job response) is kept as JSON so it survives restarts.
 
 Every name and path in a request is checked (``check_request``) before anything is made: the job
 name becomes a folder, channel names and ``LocalPath`` become paths under ``/opt/ml``.
@@ -23,8 +24,8 @@ from typing import Any
 from localcloud import ACCOUNT_ID
 from localcloud.core import names, sandbox
 from localcloud.core.paths import EscapingLink, PathEscape, contained, container_path
-from localcloud.services.sagemaker import s3io, training_toolkit
-from localcloud.services.sagemaker.job_installs import JobPython
+from localcloud.services.sagemaker import images, s3io, training_toolkit
+from localcloud.services.sagemaker.job_installs import BasePython, JobPython
 
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
@@ -85,18 +86,14 @@ class JobRunner:
         env: dict[str, str],
         workdir: str,
         isolated: bool = False,
+        image: str = "",
     ) -> None:
-        """Run ``steps`` one after the other in the job's sandbox, with the job's own Python; the
-        first that fails fails the job with the reason its ``on_failure`` gives. One log stream."""
+        """Run ``steps`` one after the other in the job's sandbox, on ``image``'s Python with the job's
+        own overlay; the first that fails fails the job with the reason its ``on_failure`` gives. One
+        log stream, which shows the image's environment being built on its first use."""
         group = "/aws/sagemaker/ProcessingJobs" if kind == "processing" else "/aws/sagemaker/TrainingJobs"
         stream = f"{name}/algo-1-{int(time.time())}"
         lines: list[str] = []
-        python = JobPython(ml.parent / "python")
-        full_env = {
-            **self.cloud.session_environment(),
-            **python.environment(sandbox.python_bin_dir(), sandbox.SYSTEM_PATH),
-            **env,
-        }
         log_file = ml.parent / "job.log"
         try:
             with open(log_file, "w") as log:
@@ -106,6 +103,16 @@ class JobRunner:
                     log.write(line + "\n")
                     log.flush()
 
+                environment = image_environment(image, on_line, f"{kind} job's image")
+                runtime = sandbox.Runtime(
+                    str(environment.bin_dir), str(environment.interpreter), tuple(environment.mounts())
+                )
+                python = JobPython(ml.parent / "python", BasePython.of_image(environment))
+                full_env = {
+                    **self.cloud.session_environment(),
+                    **python.environment(runtime.bin_dir, f"{sandbox.TOOLS_DIR}:{sandbox.SYSTEM_PATH}"),
+                    **env,
+                }
                 for step in steps:
                     on_line(f"$ {shlex.join(step.argv)}")
                     start = len(lines)
@@ -118,6 +125,7 @@ class JobRunner:
                         isolated=isolated,
                         read_only=python.read_only(),
                         writable=python.writable(),
+                        runtime=runtime,
                     )
                     if code != 0:
                         raise JobFailed(step.on_failure(code, lines[start:]))
@@ -179,7 +187,10 @@ class JobRunner:
             isolated = bool((record.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
             steps = [Step(argv, lambda code, lines: failure_reason(ml, lines, code))]
             try:
-                self._run_program("processing", name, ml, steps, record.get("Environment") or {}, "/opt/ml", isolated)
+                environment = record.get("Environment") or {}
+                self._run_program(
+                    "processing", name, ml, steps, environment, "/opt/ml", isolated, app.get("ImageUri", "")
+                )
             finally:
                 _record_exit_message(record, ml)
             for item in outputs:
@@ -246,7 +257,9 @@ class JobRunner:
             steps, env, workdir = self._training_program(record, ml, channels, s3)
             record["SecondaryStatus"] = "Training"
             self.store.save("training", record)
-            self._run_program("training", name, ml, steps, env, workdir, bool(record.get("EnableNetworkIsolation")))
+            image = (record.get("AlgorithmSpecification") or {}).get("TrainingImage", "")
+            isolated = bool(record.get("EnableNetworkIsolation"))
+            self._run_program("training", name, ml, steps, env, workdir, isolated, image)
             record["SecondaryStatus"] = "Uploading"
             output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             bucket, prefix = s3io.split_uri(f"{output_path}/{name}/output/model.tar.gz")
@@ -303,6 +316,18 @@ class JobRunner:
             steps.append(Step(install, _toolkit_failure(ml, planned.install_error, install, pip_errors)))
         steps.append(Step(planned.program, _toolkit_failure(ml, "ExecuteUserScriptError", planned.program, last_error)))
         return steps, env, planned.workdir
+
+
+def image_environment(image: str, on_line: Callable[[str], None], what: str) -> images.ImageEnvironment:
+    """The image's environment, or the job's failure: an image the local cloud cannot run is the request's
+    fault (ClientError); one it could not build here is the platform's (InternalServerError)."""
+    try:
+        return images.environment_for(image, on_line, what)
+    except images.ImageNotSupported as error:
+        raise JobFailed(f"ClientError: {error}") from None
+    except (images.InterpreterMissing, images.ImageUnavailable) as error:
+        on_line(f"ERROR: {error}")
+        raise JobFailed(f"InternalServerError: {error}") from None
 
 
 @dataclass

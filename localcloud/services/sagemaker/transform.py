@@ -222,7 +222,12 @@ class TransformService(JobService):
                 "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(record.get("MaxPayloadInMB", DEFAULT_PAYLOAD_MB)),
                 "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "1",
             }
-            server = fleet.start(folder, "AllTraffic", environment, self.records, spec.network_isolation)
+            try:
+                server = fleet.start(
+                    folder, "AllTraffic", environment, self.records, spec.network_isolation, spec.image
+                )
+            except DeploymentError as error:
+                raise TransformFailed(f"ClientError: the model could not be served: {error}") from None
             try:
                 server.wait_ready(cancelled=self.cloud.stopping.is_set)
             except ServerFailed as error:

@@ -1,5 +1,6 @@
-"""Model server processes: started in the sandbox, watched until ``/ping`` answers, stopped, and
-recorded by pid so that the next run of the local cloud can clear servers a crash left behind.
+"""Model server processes: started in the sandbox on the Python and libraries of the model's image,
+watched until ``/ping`` answers, stopped, and recorded by pid so that the next run of the local cloud
+can clear servers a crash left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 from localcloud import PACKAGE_DIR
 from localcloud.core import sandbox
+from localcloud.services.sagemaker import images, job_installs
+from localcloud.services.sagemaker.serving.artifacts import DeploymentError
 from localcloud.services.sagemaker.serving.proxy import Upstream
 from localcloud.services.sagemaker.serving.unix import SocketFolder
 
@@ -196,20 +199,57 @@ def _accepts(address: str) -> bool:
             return False
 
 
+def image_environment(image: str, log_path: Path) -> images.ImageEnvironment:
+    """The environment of the model's image, built on first use with its progress in the server's log."""
+    with open(log_path, "a") as log:
+
+        def on_line(line: str) -> None:
+            log.write(line + "\n")
+            log.flush()
+
+        try:
+            return images.environment_for(image, on_line, "model's image")
+        except images.ImageNotSupported as error:
+            raise DeploymentError(str(error)) from None
+        except (images.InterpreterMissing, images.ImageUnavailable) as error:
+            on_line(f"ERROR: {error}")
+            raise DeploymentError(str(error)) from None
+
+
 def start(
-    folder: Path, variant: str, environment: dict[str, str], records: Path, isolated: bool = False
+    folder: Path, variant: str, environment: dict[str, str], records: Path, isolated: bool = False, image: str = ""
 ) -> ModelServer:
-    """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml).
+    """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml), on ``image``'s
+    Python and libraries (DeploymentError if the local cloud cannot run it).
 
     ``isolated``: the model's ``EnableNetworkIsolation``, no network at all (the proxy still reaches
-    the workers: their sockets are files of the folder).
+    the workers: their sockets are files of the folder). Its pip (``code/requirements.txt``) has the
+    host pip's index and certificate settings, as a job's has.
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ml" / SOCKET_FILE).unlink(missing_ok=True)
-    env = {**environment, "PYTHONPATH": str(PACKAGE_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    built = image_environment(image, folder / "server.log")
+    runtime = sandbox.Runtime(str(built.bin_dir), str(built.interpreter), tuple(built.mounts()))
+    pip = job_installs.host_pip_settings()
+    env = {
+        **pip,
+        **environment,
+        "PYTHONPATH": f"{PACKAGE_ROOT}:{built.server_packages}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     argv = ["python3", "-m", SERVER_MODULE, "--socket-file", f"/opt/ml/{SOCKET_FILE}"]
+    read_only = job_installs.paths_named(pip)
     process = LAUNCHER.call(
-        lambda: sandbox.start(folder / "ml", argv, env, folder / "server.log", isolated=isolated, package=True)
+        lambda: sandbox.start(
+            folder / "ml",
+            argv,
+            env,
+            folder / "server.log",
+            isolated=isolated,
+            package=True,
+            read_only=read_only,
+            runtime=runtime,
+        )
     )
     records.mkdir(parents=True, exist_ok=True)
     record = records / f"{uuid.uuid4().hex}.json"

@@ -13,7 +13,9 @@ that one variant uses more than one core. The workers are forked after the model
 it; each listens on a socket of its own and the local cloud sends each invocation to the least busy.
 A worker that dies is replaced.
 
-Run inside the sandbox as ``python3 -m localcloud.services.sagemaker.serving.model_server``.
+Run inside the sandbox as ``python3 -m localcloud.services.sagemaker.serving.model_server``, on the
+Python of the model's image (3.8 to 3.12): it and what it imports of localcloud keep to what all of
+those have, with numpy from the image and httptools from the environment's own server folder.
 """
 
 from __future__ import annotations
@@ -141,6 +143,11 @@ def _write_sockets(socket_file: Path, names: list[str]) -> None:
     os.replace(tmp, socket_file)
 
 
+def _exit_code(status: int) -> int:
+    """``os.waitstatus_to_exitcode``, which Python 3.8 (the 1.0-1 image's) lacks: a signal is negative."""
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
 def _die_with_parent(supervisor: int) -> None:
     """Outside the sandbox nothing else would stop a worker whose supervisor was killed."""
     try:
@@ -188,8 +195,7 @@ def supervise(servers: list[ModelHTTPServer]) -> None:
             if server is None:
                 continue
             print(
-                f"model server worker {pid} on socket {server.name} exited "
-                f"({os.waitstatus_to_exitcode(status)}); starting another",
+                f"model server worker {pid} on socket {server.name} exited ({_exit_code(status)}); starting another",
                 flush=True,
             )
             time.sleep(0.1)  # a worker that dies at once must not make this loop spin
