@@ -252,9 +252,17 @@ def test_deployment_configs_sagemaker_refuses_are_refused_naming_the_field(cloud
     rolling = {
         "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1}, "WaitIntervalInSeconds": 0}
     }
-    with pytest.raises(ClientError) as unsupported:
+    with pytest.raises(ClientError) as whole_fleet:  # one batch of one instance would be 100% of it
         sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=rolling)
-    assert "RollingUpdatePolicy is not supported by the local cloud" in unsupported.value.response["Error"]["Message"]
+    message = whole_fleet.value.response["Error"]["Message"]
+    assert "RollingUpdatePolicy.MaximumBatchSize.Value is 1 instance(s)" in message, message
+    assert "between 5% and 50% of variant AllTraffic's 1 instance(s)" in message, message
+    rolling["RollingUpdatePolicy"]["MaximumBatchSize"] = {"Type": "CAPACITY_PERCENT", "Value": 60}
+    with pytest.raises(ClientError, match=r"MaximumBatchSize.Value is 60: give a whole number from 5 to 50"):
+        sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=rolling)
+    assert "LastDeploymentConfig" not in sm.describe_endpoint(EndpointName="refusing"), (
+        "a refused update changes nothing"
+    )
     assert sm.describe_endpoint(EndpointName="refusing")["EndpointStatus"] == "InService"
     missing_alarm = canary_config(wait=60, alarms=["no-such-alarm"])
     sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=missing_alarm)
@@ -400,3 +408,99 @@ def test_a_stack_update_rolled_back_by_an_alarm_fails_and_production_keeps_the_o
     }
     assert answers == {"blue"}
     cfn.delete_stack(StackName="stacked")
+
+
+def rolling_config(wait: int, batch: int = 1, rollback_batch: int | None = None, alarms: list[str] | None = None):
+    policy = {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": batch}, "WaitIntervalInSeconds": wait}
+    if rollback_batch:
+        policy["RollbackMaximumBatchSize"] = {"Type": "INSTANCE_COUNT", "Value": rollback_batch}
+    config = {"RollingUpdatePolicy": policy}
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
+    return config
+
+
+def server_folders(cloud, name: str) -> set[str]:
+    """The instances that run now: one folder with live worker sockets per model server."""
+    root = cloud.state.root / "endpoints" / "us-east-1" / name
+    return {path.parents[2].name for path in root.glob("*/*/ml/server-sockets")}
+
+
+def test_rolling_update_replaces_one_batch_at_a_time_with_no_failed_request(cloud, artifacts, deployment_events):
+    sm = client(cloud, "sagemaker")
+    blue_endpoint(cloud, artifacts, "rolling")
+    most = 0
+    with Load(cloud.url, "rolling", threads=3) as load:
+        sm.update_endpoint(
+            EndpointName="rolling", EndpointConfigName="rolling-green", DeploymentConfig=rolling_config(600)
+        )
+        phases: list[str] = []
+        began: dict[str, float] = {}
+        while (described := sm.describe_endpoint(EndpointName="rolling"))["EndpointStatus"] == "Updating":
+            most = max(most, len(server_folders(cloud, "rolling")))
+            for variant in (described.get("PendingDeploymentSummary") or {}).get("ProductionVariants", []):
+                label = f"{variant['VariantStatus'][0]['Status']}: {variant['VariantStatus'][0]['StatusMessage']}"
+                if not phases or phases[-1] != label:
+                    phases.append(label)
+                    began[label] = time.monotonic()
+            time.sleep(0.02)
+        ended = time.monotonic()
+        time.sleep(0.3)
+    first_bake = (
+        "Baking: Baking for 600 seconds (WaitIntervalInSeconds) with traffic enabled on 1 of 2 instance(s) "
+        "of the new fleet."
+    )
+    assert first_bake in phases, phases
+    assert "Deleting: Terminating 1 instance(s) of the old fleet." in phases
+    # while the first batch bakes, one new and one old instance share the traffic
+    during = load.models_between(began[first_bake] + 0.2, began[first_bake] + 1.6)
+    assert during["green"] and during["blue"], during
+    assert most <= 3, "never more than the endpoint's count plus one batch"
+    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == "rolling-green"
+    assert "FailureReason" not in described and described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert described["LastDeploymentConfig"]["RollingUpdatePolicy"]["MaximumBatchSize"]["Value"] == 1
+    assert set(load.models_between(ended + 0.1, time.monotonic())) == {"green"}
+    assert load.failures == [], load.failures[:3]
+    assert len(server_folders(cloud, "rolling")) == 2
+    statuses = [
+        v["VariantStatus"][0]["Status"]
+        for e in deployment_events("rolling")
+        for v in e["detail"].get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
+    ]
+    assert statuses == ["Creating"] + ["Creating", "ActivatingTraffic", "Baking", "Deleting"] * 2, statuses
+
+
+def test_rolling_update_rolled_back_by_an_alarm_brings_the_old_fleet_back(cloud, artifacts):
+    sm, cloudwatch = client(cloud, "sagemaker"), client(cloud, "cloudwatch")
+    blue_endpoint(cloud, artifacts, "rollback-rolling")
+    put_breachable_alarm(cloudwatch, "rollback-rolling-5xx")
+    before = server_folders(cloud, "rollback-rolling")
+    with Load(cloud.url, "rollback-rolling", threads=3) as load:
+        sm.update_endpoint(
+            EndpointName="rollback-rolling",
+            EndpointConfigName="rollback-rolling-green",
+            DeploymentConfig=rolling_config(600, alarms=["rollback-rolling-5xx"]),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            described = sm.describe_endpoint(EndpointName="rollback-rolling")
+            variants = (described.get("PendingDeploymentSummary") or {}).get("ProductionVariants", [])
+            if (
+                variants
+                and variants[0]["VariantStatus"][0]["Status"] == "Creating"
+                and "batch 2" in variants[0]["VariantStatus"][0]["StatusMessage"]
+            ):
+                break
+            time.sleep(0.02)
+        assert len(before & server_folders(cloud, "rollback-rolling")) == 1, "one old instance was terminated"
+        with AlarmTrip(cloudwatch, "rollback-rolling-5xx"):
+            final = wait_status(sm, "rollback-rolling", timeout=60)
+        rolled_back_at = time.monotonic()
+        time.sleep(0.5)
+    assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == "rollback-rolling-blue"
+    assert "rollback-rolling-5xx" in final["FailureReason"] and "rolled back" in final["FailureReason"]
+    assert final["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    after = server_folders(cloud, "rollback-rolling")
+    assert len(after) == 2 and len(after & before) == 1, "the terminated old instance was provisioned again"
+    assert set(load.models_between(rolled_back_at + 0.1, time.monotonic())) == {"blue"}
+    assert load.failures == [], load.failures[:3]

@@ -41,7 +41,9 @@ def capture_config(**overrides) -> dict:
 ENDPOINTS = {
     "capture-all": capture_config(),
     "capture-off": capture_config(EnableCapture=False),
-    "capture-input": capture_config(CaptureOptions=[{"CaptureMode": "Input"}], CaptureContentTypeHeader=None),
+    "capture-input": capture_config(
+        CaptureOptions=[{"CaptureMode": "Input"}], CaptureContentTypeHeader=None, KmsKeyId="alias/capture"
+    ),
     "capture-nowhere": capture_config(DestinationS3Uri="s3://no-such-capture-bucket/capture"),
     "capture-deleted": capture_config(CaptureOptions=[{"CaptureMode": "Input"}]),  # the deletion test's own
 }  # each endpoint is a model server to start: keep them few
@@ -93,6 +95,20 @@ def endpoints(cloud, tmp_path_factory):
         description = wait_settled(sm, name)
         assert description["EndpointStatus"] == "InService", description.get("FailureReason")
     return list(ENDPOINTS)
+
+
+def test_describe_endpoint_shows_what_it_captures(aws, endpoints):
+    sm = aws("sagemaker")
+    destination = f"s3://{CAPTURE_BUCKET}/{CAPTURE_PREFIX}"
+    assert sm.describe_endpoint(EndpointName="capture-all")["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 100,
+        "DestinationS3Uri": destination,
+    }
+    assert sm.describe_endpoint(EndpointName="capture-input")["DataCaptureConfig"]["KmsKeyId"] == "alias/capture"
+    off = sm.describe_endpoint(EndpointName="capture-off")["DataCaptureConfig"]
+    assert off["EnableCapture"] is False and off["CaptureStatus"] == "Stopped"
 
 
 @pytest.fixture()

@@ -65,3 +65,19 @@ def test_a_deployment_cut_off_by_a_stop_comes_back_in_service_on_the_old_configu
     assert {ask(runtime, "restarted")["model"] for _ in range(10)} == {"blue"}
     time.sleep(1.0)
     assert sm.describe_endpoint(EndpointName="restarted")["EndpointStatus"] == "InService", "no deployment resumes"
+
+
+def test_an_endpoint_brought_back_by_a_restart_keeps_its_last_modified_time(local, tmp_path):
+    s3, sm = local.client("s3"), local.client("sagemaker")
+    make_config(sm, "kept", upload_tagged_model(s3, tmp_path, "kept"))
+    sm.create_endpoint(EndpointName="kept", EndpointConfigName="kept")
+    before = wait_status(sm, "kept")
+    assert before["EndpointStatus"] == "InService"
+    time.sleep(1.1)  # a new LastModifiedTime would differ by at least this much
+    local.restart()
+    sm = local.client("sagemaker")
+    assert ask(runtime_client(local.cloud.url), "kept")["model"] == "kept", "serving again"
+    after = sm.describe_endpoint(EndpointName="kept")
+    assert after["EndpointStatus"] == "InService"
+    assert after["LastModifiedTime"] == before["LastModifiedTime"], "nothing about the endpoint changed"
+    assert after["CreationTime"] == before["CreationTime"]

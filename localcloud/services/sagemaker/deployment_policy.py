@@ -4,7 +4,8 @@
 and then the rest, or ``LINEAR``ly in equal steps; each step bakes ``WaitIntervalInSeconds``
 while the ``AutoRollbackConfiguration`` alarms are watched, and the last one bakes
 ``TerminationWaitInSeconds`` (all at once bakes both) before the old fleet goes.
-``RollingUpdatePolicy`` is checked here too, but UpdateEndpoint refuses it (not run locally).
+``RollingUpdatePolicy`` replaces the fleet ``MaximumBatchSize`` instances at a time (rolling.py),
+baking ``WaitIntervalInSeconds`` after each batch, and rolls back ``RollbackMaximumBatchSize`` at a time.
 Sizes count instances of each variant (``INSTANCE_COUNT``) or a share of them
 (``CAPACITY_PERCENT``, at least one instance).
 Every wait is AWS seconds; the deployment divides them by the local time scale (core.clock).
@@ -62,6 +63,20 @@ class Policy:
             return [size, total] if size < total else [total]
         return [min(total, size * n) for n in range(1, math.ceil(total / size) + 1)]
 
+    def check_batch_sizes(self, totals: dict[str, int]) -> None:
+        """A rolling batch must be 5 % to 50 % of each variant's instance count, as SageMaker requires."""
+        if self.kind != "ROLLING" or self.step is None or self.step.type != "INSTANCE_COUNT":
+            return
+        for variant, total in sorted(totals.items()):
+            if not 5 * total <= 100 * self.step.value <= 50 * total:
+                raise DeploymentConfigError(
+                    f"DeploymentConfig.RollingUpdatePolicy.MaximumBatchSize.Value is {self.step.value} instance(s): "
+                    f"it must be between 5% and 50% of variant {variant}'s {total} instance(s) "
+                    f"(from {max(1, math.ceil(total * 0.05))} to {total // 2}); "
+                    + ("give the variant at least 2 instances, or " if total < 2 else "")
+                    + "use a smaller batch"
+                )
+
 
 def _integer(value: Any, where: str, low: int, high: int, default: int | None = None) -> int:
     if value is None:
@@ -75,7 +90,7 @@ def _integer(value: Any, where: str, low: int, high: int, default: int | None = 
     return value
 
 
-def _capacity(value: Any, where: str, high_percent: int = 100) -> CapacitySize:
+def _capacity(value: Any, where: str, high_percent: int = 100, low_percent: int = 1) -> CapacitySize:
     if not isinstance(value, dict):
         raise DeploymentConfigError(
             f"{where} is required: give {{'Type': 'INSTANCE_COUNT' or 'CAPACITY_PERCENT', 'Value': <number>}}"
@@ -84,7 +99,8 @@ def _capacity(value: Any, where: str, high_percent: int = 100) -> CapacitySize:
     if kind not in CAPACITY_TYPES:
         raise DeploymentConfigError(f"{where}.Type is {kind!r}: use INSTANCE_COUNT or CAPACITY_PERCENT")
     high = high_percent if kind == "CAPACITY_PERCENT" else 1_000_000
-    return CapacitySize(kind, _integer(value.get("Value"), f"{where}.Value", 1, high))
+    low = low_percent if kind == "CAPACITY_PERCENT" else 1
+    return CapacitySize(kind, _integer(value.get("Value"), f"{where}.Value", low, high))
 
 
 def _alarms(config: dict[str, Any]) -> tuple[str, ...]:
@@ -126,6 +142,7 @@ def parse(config: dict[str, Any] | None) -> Policy:
         return Policy(
             kind="ROLLING",
             wait_interval=_integer(rolling.get("WaitIntervalInSeconds"), f"{where}.WaitIntervalInSeconds", 0, 3600),
+            # SageMaker keeps the old fleet only one bake after the last batch: no TerminationWaitInSeconds
             maximum_execution=_integer(
                 rolling.get("MaximumExecutionTimeoutInSeconds"),
                 f"{where}.MaximumExecutionTimeoutInSeconds",
@@ -133,7 +150,7 @@ def parse(config: dict[str, Any] | None) -> Policy:
                 28800,
                 DEFAULT_MAXIMUM_EXECUTION_SECONDS,
             ),
-            step=_capacity(rolling.get("MaximumBatchSize"), f"{where}.MaximumBatchSize"),
+            step=_capacity(rolling.get("MaximumBatchSize"), f"{where}.MaximumBatchSize", 50, 5),
             rollback_batch=(
                 _capacity(rolling["RollbackMaximumBatchSize"], f"{where}.RollbackMaximumBatchSize")
                 if rolling.get("RollbackMaximumBatchSize")

@@ -7,7 +7,7 @@ read. When every step has baked, the blue fleet is drained (its requests in flig
 stopped, and the endpoint is ``InService`` on the new configuration. An alarm in ALARM, green servers
 that fail, or ``MaximumExecutionTimeoutInSeconds`` passing send all traffic back to blue, remove
 green, and leave the endpoint ``InService`` on the old configuration with a ``FailureReason`` that
-says why. ``RollingUpdatePolicy`` is refused at UpdateEndpoint as not supported locally.
+says why. A ``RollingUpdatePolicy`` runs as rolling.py's subclass of this deployment.
 
 The host is the EndpointService: it owns the endpoint records, the routing and the instances.
 """

@@ -8,7 +8,8 @@ endpoint is ``Creating`` until every server answers ``/ping``, then ``InService`
 with the reason). ``UpdateEndpoint`` is a blue/green deployment that follows the endpoint's
 ``DeploymentConfig`` (deployments.py): the new fleet comes up in full, traffic shifts to it in
 steps that bake while the auto-rollback alarms are read, and the old fleet serves until the end
-(or takes all traffic back). ``UpdateEndpointWeightsAndCapacities`` changes weights and instance
+(or takes all traffic back); with a ``RollingUpdatePolicy`` (rolling.py) the fleet is replaced a
+batch at a time instead. ``UpdateEndpointWeightsAndCapacities`` changes weights and instance
 counts in place (capacity.py). ``POST /endpoints/<name>/invocations`` (sagemaker-runtime) goes to
 a variant chosen by weight or by ``TargetVariant``, then to its least busy instance; when the
 endpoint configuration has a ``DataCaptureConfig``, sampled requests and responses go to S3.
@@ -49,6 +50,7 @@ from localcloud.services.sagemaker.capacity import CapacityUpdate, checked_capac
 from localcloud.services.sagemaker.deployment_policy import DeploymentConfigError, Policy
 from localcloud.services.sagemaker.deployments import BlueGreenDeployment
 from localcloud.services.sagemaker.instances import Fleet, InstanceFactory, VariantPool
+from localcloud.services.sagemaker.rolling import RollingDeployment
 from localcloud.services.sagemaker.serving import artifacts, capture, fleet, responses
 from localcloud.services.sagemaker.serving.artifacts import DeploymentError, VariantSpec
 from localcloud.services.sagemaker.serving.capture import CaptureConfigError, CaptureWriter
@@ -61,6 +63,7 @@ INVOCABLE = {"InService", "Updating", "SystemUpdating", "RollingBack"}
 RESUME_WAIT_SECONDS = 60.0  # an invocation right after a restart waits for the servers to be back
 INVOKE_PATH = r"/endpoints/(?P<name>[A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations"
 _RNG = random.Random()
+_NO_CONFIG = object()
 
 Key = tuple[str, str, str]  # account, region, endpoint name
 Resolved = tuple[list[VariantSpec], dict[str, Any], dict[str, int]]  # variants, DataCaptureConfig, instance counts
@@ -98,6 +101,7 @@ class EndpointService:
     def on_create(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
         endpoint.endpoint_status = "Creating"
         endpoint.failure_reason = None
+        endpoint.data_capture_config = capture_summary(endpoint.data_capture_config)
         runtime = self._new_runtime(_key(backend, endpoint.endpoint_name))
         self._spawn(self._create, backend, endpoint.endpoint_name, runtime, runtime.generation, None, None)
 
@@ -220,8 +224,12 @@ class EndpointService:
         status: str,
         reason: str | None = None,
         fleet_: Fleet | None = None,
+        modified: bool = True,
     ) -> bool:
-        """Record the outcome if this deployment is still the endpoint's latest; False if superseded."""
+        """Record the outcome if this deployment is still the endpoint's latest; False if superseded.
+
+        ``modified``: False when nothing a user sees changed (a restart bringing back what served), so
+        LastModifiedTime stays."""
         key = _key(backend, name)
         previous = None
         with self.state.lock:
@@ -236,6 +244,7 @@ class EndpointService:
                     if config is not None:
                         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
                 _show_instance_counts(endpoint, fleet_)
+                endpoint.data_capture_config = capture_summary(fleet_.data_capture)
                 with self._lock:
                     previous, runtime.active = runtime.active, fleet_
                     runtime.incoming, runtime.incoming_share = None, 0.0
@@ -243,7 +252,8 @@ class EndpointService:
             endpoint.endpoint_status = status
             endpoint.failure_reason = reason
             endpoint.pending_deployment_summary = None
-            endpoint.last_modified_time = utcnow()
+            if modified:
+                endpoint.last_modified_time = utcnow()
             if announce:
                 deployment_events.emit(backend, endpoint)
             self.state.save_backends("sagemaker")
@@ -254,9 +264,17 @@ class EndpointService:
 
     # deployments (background threads) ---------------------------------------------------------
     def _create(
-        self, backend, name: str, runtime: Runtime, generation: int, recorded: tuple[str, Resolved] | None, reason
+        self,
+        backend,
+        name: str,
+        runtime: Runtime,
+        generation: int,
+        recorded: tuple[str, Resolved] | None,
+        reason,
+        modified: bool = True,
     ) -> None:
-        """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given)."""
+        """Bring up an endpoint (new, or resumed after a restart when ``recorded`` is given; ``modified``
+        False when it comes back as it was)."""
         key = _key(backend, name)
         cancelled = lambda: not self.is_current(key, runtime, generation)  # noqa: E731
         try:
@@ -271,7 +289,7 @@ class EndpointService:
         except (DeploymentError, KeyError) as error:
             self.settle(backend, name, runtime, generation, status="Failed", reason=str(error))
             return
-        if not self.settle(backend, name, runtime, generation, status="InService", reason=reason, fleet_=deployed):
+        if not self.settle(backend, name, runtime, generation, "InService", reason, deployed, modified):
             self.factory.retire(deployed.instances())
 
     def _update(
@@ -279,7 +297,8 @@ class EndpointService:
     ) -> None:
         if runtime.active is None:  # a restart is still bringing the old fleet back
             runtime.settled.wait(RESUME_WAIT_SECONDS)
-        BlueGreenDeployment(self, backend, name, runtime, generation, config_name, policy, reason).run()
+        kind = RollingDeployment if policy.kind == "ROLLING" else BlueGreenDeployment
+        kind(self, backend, name, runtime, generation, config_name, policy, reason).run()
 
     # what serves, for restarts ----------------------------------------------------------------
     def _record_path(self, key: Key) -> Path:
@@ -319,6 +338,7 @@ class EndpointService:
                     runtime = self._new_runtime(key)
                     recorded = self._read_record(key)
                     reason = None
+                    unchanged = endpoint.endpoint_status == "InService" and recorded is not None
                     if endpoint.endpoint_status == "Creating" or recorded is None:
                         recorded = None
                     elif endpoint.endpoint_status != "InService":
@@ -327,7 +347,14 @@ class EndpointService:
                     elif endpoint.failure_reason:
                         reason = endpoint.failure_reason
                     self._spawn(
-                        self._create, backend, endpoint.endpoint_name, runtime, runtime.generation, recorded, reason
+                        self._create,
+                        backend,
+                        endpoint.endpoint_name,
+                        runtime,
+                        runtime.generation,
+                        recorded,
+                        reason,
+                        not unchanged,
                     )
 
     def shutdown(self) -> None:
@@ -367,7 +394,9 @@ class EndpointService:
         backend = sagemaker_backends[call.account][call.region]
         with self.state.lock:
             endpoint = backend.endpoints.get(call.body["EndpointName"])
+            kept = _NO_CONFIG
             if endpoint is not None and endpoint.endpoint_status == "InService":
+                kept = getattr(endpoint, "last_deployment_config", _NO_CONFIG)
                 if deployment_config:
                     endpoint.last_deployment_config = deployment_config
                 elif not call.body.get("RetainDeploymentConfig") and hasattr(endpoint, "last_deployment_config"):
@@ -375,6 +404,11 @@ class EndpointService:
             try:
                 endpoint = backend.update_endpoint(call.body["EndpointName"], call.body["EndpointConfigName"])
             except MotoValidationError as error:
+                if endpoint is not None:  # a refused update leaves the endpoint's DeploymentConfig as it was
+                    if kept is _NO_CONFIG:
+                        endpoint.__dict__.pop("last_deployment_config", None)
+                    else:
+                        endpoint.last_deployment_config = kept
                 raise AwsError("ValidationException", error.message) from None
         return {"EndpointArn": endpoint.arn}  # the gateway makes it durable before this answer
 
@@ -497,6 +531,24 @@ class EndpointService:
         return responses.model_error(call.region, call.account, name, variant, answer.status, message)
 
 
+def capture_summary(data_capture: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's ``DataCaptureConfig`` (SageMaker's DataCaptureConfigSummary) for what an
+    endpoint configuration captures; None (left out) when it has no DataCaptureConfig."""
+    if not data_capture:
+        return None
+    if "CaptureStatus" in data_capture:  # already a summary (an endpoint restored from state)
+        return data_capture
+    enabled = data_capture.get("EnableCapture", True) is True
+    summary = {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": data_capture.get("InitialSamplingPercentage"),
+        "DestinationS3Uri": data_capture.get("DestinationS3Uri"),
+        "KmsKeyId": data_capture.get("KmsKeyId") or None,
+    }
+    return {key: value for key, value in summary.items() if value is not None}
+
+
 def _show_instance_counts(endpoint, deployed: Fleet) -> None:
     """DescribeEndpoint's Current/DesiredInstanceCount: the instances each variant runs."""
     for variant in endpoint.production_variants or []:
@@ -545,16 +597,18 @@ def _resolve(backend: SageMakerModelBackend, config_name: str) -> Resolved:
     many instances each variant runs (InitialInstanceCount)."""
     specs = artifacts.resolve_config(backend, config_name)
     config = backend.endpoint_configs[config_name]
-    counts = {}
-    for variant in config.production_variants or []:
-        raw = variant.get("InitialInstanceCount") or 1
-        try:
-            counts[variant["VariantName"]] = max(1, int(raw))
-        except (TypeError, ValueError):
-            raise DeploymentError(
-                f"InitialInstanceCount of variant {variant['VariantName']!r} is {raw!r}: use a whole number >= 1"
-            ) from None
+    counts = {variant["VariantName"]: _instance_count(variant) for variant in config.production_variants or []}
     return specs, dict(config.data_capture_config or {}), counts
+
+
+def _instance_count(variant: dict[str, Any]) -> int:
+    raw = variant.get("InitialInstanceCount") or 1
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        raise DeploymentError(
+            f"InitialInstanceCount of variant {variant['VariantName']!r} is {raw!r}: use a whole number >= 1"
+        ) from None
 
 
 def _key(backend: SageMakerModelBackend, name: str) -> Key:
@@ -646,11 +700,12 @@ def update_endpoint(
         policy = deployment_policy.parse(getattr(endpoint, "last_deployment_config", None))
     except DeploymentConfigError as error:
         raise MotoValidationError(str(error)) from None
-    if policy.kind == "ROLLING" and not restoring:
-        raise MotoValidationError(
-            "DeploymentConfig.RollingUpdatePolicy is not supported by the local cloud: it deploys blue/green "
-            "only; use BlueGreenUpdatePolicy (ALL_AT_ONCE, CANARY or LINEAR)."
-        )
+    if not restoring:
+        try:
+            variants = self.endpoint_configs[endpoint_config_name].production_variants or []
+            policy.check_batch_sizes({v["VariantName"]: _instance_count(v) for v in variants})
+        except (DeploymentConfigError, DeploymentError) as error:
+            raise MotoValidationError(str(error)) from None
     service = _service()
     if service is not None:
         service.on_update(self, endpoint, endpoint_config_name, restoring)
