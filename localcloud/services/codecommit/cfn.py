@@ -100,6 +100,24 @@ class Repository(CloudFormationModel):
                 raise
         return cls(account_id, region_name, metadata)
 
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ) -> Repository:
+        """In place, as CodeCommit does: ``Code`` is read only when the repository is created, so a new seed
+        archive (a republished template) leaves the repository and its commits as they are."""
+        from localcloud.services.cloudformation.base import ResourceFailed
+
+        current = original_resource.metadata["repositoryName"]
+        if new_resource_name != current:
+            raise ResourceFailed(
+                f"AWS::CodeCommit::Repository {current}: renaming a repository in a stack update is not done by "
+                f"the local cloud (asked for {new_resource_name}); keep RepositoryName, or make a new repository"
+            )
+        description = cloudformation_json.get("Properties", {}).get("RepositoryDescription", "")
+        original_resource.metadata["repositoryDescription"] = description
+        return original_resource
+
     def delete(self, account_id: str, region_name: str) -> None:
         repositories.backend(account_id, region_name).delete_repository(self.metadata["repositoryName"])
 
