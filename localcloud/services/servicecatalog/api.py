@@ -180,6 +180,27 @@ class ServiceCatalogApi:
     def provision_product(self, call) -> dict[str, Any]:
         return {"RecordDetail": self.provisioning.provision(call.region, call.body)}
 
+    def create_provisioning_artifact(self, call) -> dict[str, Any]:
+        """A new version of a product: what a platform team publishes when the template changes."""
+        region_backend = catalog.backend(ACCOUNT_ID, call.region)
+        product = catalog.product(region_backend, call.body.get("ProductId"))
+        parameters = call.body.get("Parameters") or {}
+        names = [a["Name"] for a in catalog.artifacts(region_backend, product.id)]
+        if parameters.get("Name") in names:
+            raise AwsError(
+                "DuplicateResourceException",
+                f"Product {product.id} already has a provisioning artifact named {parameters['Name']!r}",
+            )
+        artifact = catalog.add_artifact(region_backend, product.id, parameters)
+        return {
+            "ProvisioningArtifactDetail": _artifact_summary(artifact),
+            "Info": {"TemplateUrl": artifact["TemplateUrl"]},
+            "Status": "AVAILABLE",
+        }
+
+    def update_provisioned_product(self, call) -> dict[str, Any]:
+        return {"RecordDetail": self.provisioning.update(call.body)}
+
     def terminate_provisioned_product(self, call) -> dict[str, Any]:
         return {"RecordDetail": self.provisioning.terminate(call.body)}
 
@@ -202,6 +223,7 @@ class ServiceCatalogApi:
             "DescribeProductAsAdmin": self.describe_product_as_admin,
             "DescribeProvisioningArtifact": self.describe_provisioning_artifact,
             "ListProvisioningArtifacts": self.list_provisioning_artifacts,
+            "CreateProvisioningArtifact": self.create_provisioning_artifact,
             "SearchProducts": self.search_products,
             "SearchProductsAsAdmin": self.search_products,
             "ListLaunchPaths": self.list_launch_paths,
@@ -210,6 +232,7 @@ class ServiceCatalogApi:
             "ListPortfoliosForProduct": self.list_portfolios_for_product,
             "ListPrincipalsForPortfolio": self.list_principals_for_portfolio,
             "ProvisionProduct": self.provision_product,
+            "UpdateProvisionedProduct": self.update_provisioned_product,
             "TerminateProvisionedProduct": self.terminate_provisioned_product,
             "DescribeProvisionedProduct": self.describe_provisioned_product,
             "SearchProvisionedProducts": self.search_provisioned_products,

@@ -3,8 +3,10 @@
 ``ProvisionProduct`` answers at once with a record in ``CREATED`` state; a background thread fetches
 the artifact's template from the local S3, creates the stack with the given parameters and follows
 it to the end. A failed stack is rolled back (deleted), as CloudFormation does, and the product is
-left in ``ERROR`` with the stack's reason. Records are JSON files in the state folder, so a restart
-picks up where it stopped.
+left in ``ERROR`` with the stack's reason. ``UpdateProvisionedProduct`` (a new provisioning artifact,
+new parameter values) is an UpdateStack of the product's stack: ``AVAILABLE`` on the new artifact
+once it completes, or ``TAINTED`` with the reason when the stack rolled back to the old one. Records
+are JSON files in the state folder, so a restart picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -15,23 +17,17 @@ import threading
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud import ACCOUNT_ID
 from localcloud.core.errors import AwsError
 from localcloud.services.servicecatalog import catalog, templates
+from localcloud.services.servicecatalog.stacks import CAPABILITIES, StackFailed, Stacks
 
 log = logging.getLogger("localcloud.services.servicecatalog")
 FOLDER = "servicecatalog/provisioned-products"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$")
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-STACK_TIMEOUT_SECONDS = 1800
-
-
-class StackFailed(Exception):
-    """The stack did not reach the wanted state; the message is CloudFormation's reason."""
+__all__ = ["ProvisioningService", "StackFailed", "stack_name"]
 
 
 def stack_name(account: str, product_id: str) -> str:
@@ -43,7 +39,7 @@ class ProvisioningService:
         self.cloud = cloud
         self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
-        self._clients: dict[str, Any] = {}
+        self.stacks = Stacks(cloud)
 
     # records ---------------------------------------------------------------------------------
     def _save(self, record: dict[str, Any]) -> None:
@@ -139,6 +135,40 @@ class ProvisioningService:
             record = self._new_record(provisioned, "PROVISION_PRODUCT")
             self._save(provisioned)
         self._start(self._create, pp_id)
+        return self.record_detail(provisioned, record)
+
+    def update(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            provisioned = self.find(body.get("ProvisionedProductId"), body.get("ProvisionedProductName"))
+            if provisioned["Status"] == "UNDER_CHANGE":
+                raise AwsError(
+                    "InvalidStateException",
+                    f"Provisioned product {provisioned['Id']} is being changed: update it when "
+                    "DescribeProvisionedProduct no longer says UNDER_CHANGE",
+                )
+            region_backend = catalog.backend(ACCOUNT_ID, provisioned["Region"])
+            artifact = catalog.artifact(
+                region_backend,
+                provisioned["ProductId"],
+                body.get("ProvisioningArtifactId") or provisioned["ProvisioningArtifactId"],
+                body.get("ProvisioningArtifactName"),
+            )
+            previous = {p["Key"]: p["Value"] for p in provisioned["Parameters"]}
+            given = {
+                p["Key"]: previous.get(p["Key"], "") if p.get("UsePreviousValue") else p.get("Value", "")
+                for p in body.get("ProvisioningParameters") or []
+            }
+            parameters = [{"Key": k, "Value": v} for k, v in {**previous, **given}.items()]
+            record = self._new_record(provisioned, "UPDATE_PROVISIONED_PRODUCT")
+            provisioned["Status"] = "UNDER_CHANGE"
+            provisioned["Pending"] = {
+                "ProvisioningArtifactId": artifact["Id"],
+                "ProvisioningArtifactName": artifact["Name"],
+                "TemplateUrl": artifact["TemplateUrl"],
+                "Parameters": parameters,
+            }
+            self._save(provisioned)
+        self._start(self._apply_update, provisioned["Id"])
         return self.record_detail(provisioned, record)
 
     def terminate(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -255,24 +285,11 @@ class ProvisioningService:
                 provisioned["LastSuccessfulProvisioningRecordId"] = record["RecordId"]
             self._save(provisioned)
 
-    def _cloudformation(self, region: str):
-        """No retries: a retried CreateStack would only report that the stack exists."""
-        if region not in self._clients:
-            self._clients[region] = boto3.client(
-                "cloudformation",
-                endpoint_url=self.cloud.url,
-                region_name=region,
-                aws_access_key_id=self.cloud.credentials.root.access_key_id,
-                aws_secret_access_key=self.cloud.credentials.root.secret_access_key,
-                config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=STACK_TIMEOUT_SECONDS),
-            )
-        return self._clients[region]
-
     def _create(self, pp_id: str) -> None:
         provisioned = self._update(pp_id)
-        cloudformation = self._cloudformation(provisioned["Region"])
+        cloudformation = self.stacks.client(provisioned["Region"])
         name = provisioned["StackName"]
-        stack = self._stack(cloudformation, name)
+        stack = self.stacks.find(cloudformation, name)
         if stack is None:  # not yet made (or a restart came before it was)
             try:
                 body = templates.fetch(self.cloud.client("s3", provisioned["Region"]), provisioned["TemplateUrl"])
@@ -288,90 +305,77 @@ class ProvisioningService:
                 )["StackId"]
             except (AwsError, ClientError) as error:
                 message = error.message if isinstance(error, AwsError) else error.response["Error"]["Message"]
-                self._roll_back(cloudformation, name)
+                self.stacks.roll_back(cloudformation, name)
                 self._finish(pp_id, "ERROR", f"CloudFormation could not create stack {name}: {message}")
                 return
             self._update(pp_id, StackId=stack_id)
         try:
-            stack = self._wait(cloudformation, name, "CREATE_COMPLETE")
+            stack = self.stacks.wait(cloudformation, name, "CREATE_COMPLETE")
         except StackFailed as failure:
-            self._roll_back(cloudformation, name)
+            self.stacks.roll_back(cloudformation, name)
             self._finish(pp_id, "ERROR", str(failure))
             return
-        outputs = [
-            {
-                "OutputKey": o["OutputKey"],
-                "OutputValue": o["OutputValue"],
-                "Description": o.get("Description", ""),
-            }
-            for o in stack.get("Outputs", [])
-        ]
-        self._finish(pp_id, "AVAILABLE", "", StackId=stack["StackId"], Outputs=outputs)
+        self._finish(pp_id, "AVAILABLE", "", StackId=stack["StackId"], Outputs=Stacks.outputs(stack))
+
+    def _apply_update(self, pp_id: str) -> None:
+        provisioned = self._update(pp_id)
+        pending = provisioned["Pending"]
+        cloudformation = self.stacks.client(provisioned["Region"])
+        name = provisioned["StackName"]
+        since = pending.get("Started")
+        if not since:
+            since = time.time()
+            try:
+                body = templates.fetch(self.cloud.client("s3", provisioned["Region"]), pending["TemplateUrl"])
+                cloudformation.update_stack(
+                    StackName=name,
+                    TemplateBody=body,
+                    Capabilities=CAPABILITIES,
+                    Parameters=[
+                        {"ParameterKey": p["Key"], "ParameterValue": p["Value"]} for p in pending["Parameters"]
+                    ],
+                    Tags=provisioned["Tags"]
+                    + [{"Key": "aws:servicecatalog:provisionedProductArn", "Value": provisioned["Arn"]}],
+                )
+            except (AwsError, ClientError) as error:
+                message = error.message if isinstance(error, AwsError) else error.response["Error"]["Message"]
+                if "No updates are to be performed" not in message:
+                    self._finish(
+                        pp_id, "TAINTED", f"CloudFormation could not update stack {name}: {message}", Pending=None
+                    )
+                    return
+            self._update(pp_id, Pending={**pending, "Started": since})
+        try:
+            stack = self.stacks.wait(cloudformation, name, "UPDATE_COMPLETE", since=since)
+        except StackFailed as failure:
+            if not self.cloud.stopping.is_set():
+                self._finish(pp_id, "TAINTED", str(failure), Pending=None)
+            return
+        self._finish(
+            pp_id,
+            "AVAILABLE",
+            "",
+            ProvisioningArtifactId=pending["ProvisioningArtifactId"],
+            ProvisioningArtifactName=pending["ProvisioningArtifactName"],
+            TemplateUrl=pending["TemplateUrl"],
+            Parameters=pending["Parameters"],
+            Outputs=Stacks.outputs(stack),
+            Pending=None,
+        )
 
     def _delete(self, pp_id: str) -> None:
         provisioned = self._update(pp_id)
-        cloudformation = self._cloudformation(provisioned["Region"])
+        cloudformation = self.stacks.client(provisioned["Region"])
         name = provisioned["StackName"]
         try:
-            if self._stack(cloudformation, name) is not None:
+            if self.stacks.find(cloudformation, name) is not None:
                 cloudformation.delete_stack(StackName=name)
-                self._wait(cloudformation, name, "DELETE_COMPLETE")
+                self.stacks.wait(cloudformation, name, "DELETE_COMPLETE")
         except (StackFailed, ClientError) as failure:
             reason = failure.response["Error"]["Message"] if isinstance(failure, ClientError) else str(failure)
             self._finish(pp_id, "TAINTED", f"stack {name} could not be deleted: {reason}")
             return
         self._finish(pp_id, "TERMINATED")
-
-    # CloudFormation ------------------------------------------------------------------------------
-    @staticmethod
-    def _stack(cloudformation, name: str) -> dict[str, Any] | None:
-        try:
-            stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        except ClientError:
-            return None
-        live = [s for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
-        return live[0] if live else None
-
-    def _wait(self, cloudformation, name: str, wanted: str) -> dict[str, Any]:
-        deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
-        delay = 0.05
-        while not self.cloud.stopping.is_set():
-            stack = self._stack(cloudformation, name)
-            if stack is None:
-                if wanted == "DELETE_COMPLETE":
-                    return {}
-                raise StackFailed(f"stack {name} disappeared while being created")
-            status = stack["StackStatus"]
-            if status == wanted:
-                return stack
-            if not status.endswith("_IN_PROGRESS"):
-                raise StackFailed(self._reason(cloudformation, name, stack))
-            if time.monotonic() > deadline:
-                raise StackFailed(f"stack {name} was still {status} after {STACK_TIMEOUT_SECONDS} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-        raise StackFailed("the local cloud stopped; the change resumes when it starts again")
-
-    @staticmethod
-    def _reason(cloudformation, name: str, stack: dict[str, Any]) -> str:
-        try:
-            events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
-        except ClientError:
-            events = []
-        failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")]
-        if failed:
-            first = failed[-1]  # events come newest first
-            return f"{first['LogicalResourceId']} ({first['ResourceType']}): {first['ResourceStatusReason']}"
-        return stack.get("StackStatusReason") or f"stack {name} ended {stack['StackStatus']}"
-
-    def _roll_back(self, cloudformation, name: str) -> None:
-        """Delete what a failed creation left, as CloudFormation's rollback does."""
-        try:
-            if self._stack(cloudformation, name) is not None:
-                cloudformation.delete_stack(StackName=name)
-                self._wait(cloudformation, name, "DELETE_COMPLETE")
-        except (ClientError, StackFailed):
-            log.exception("rolling back stack %s", name)
 
     # lifecycle -----------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -380,6 +384,8 @@ class ProvisioningService:
                 continue
             if provisioned["Records"][-1]["RecordType"] == "TERMINATE_PROVISIONED_PRODUCT":
                 self._start(self._delete, provisioned["Id"])
+            elif provisioned["Records"][-1]["RecordType"] == "UPDATE_PROVISIONED_PRODUCT":
+                self._start(self._apply_update, provisioned["Id"])
             else:
                 self._start(self._create, provisioned["Id"])
 
