@@ -1,9 +1,11 @@
 """The template's lifecycle, driven through the AWS APIs as its users drive it.
 
 Shared by ``make demo``, the end-to-end tests and ``bench/e2e.py``: create a project from the
-published product, push a commit, wait for a registered model, approve it, wait for staging to pass,
-approve production, invoke the endpoint, delete the project. Every wait names what it waited for
-and, on failure, the failing stage's reason.
+published product (which starts both CodePipelines once, as CodePipeline starts every new pipeline:
+ModelBuild trains and registers a model from the seed commit, ModelDeploy stops at its build for want
+of an approved one), push commits, wait for a registered model, approve it, wait for staging to
+pass, approve production, invoke the endpoint, delete the project. Every wait names what it waited
+for and, on failure, the failing stage's reason.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
 class Project:
     name: str
     project_id: str
+    created: float = 0.0  # when CreateProject was called: every run of its pipelines started after it
     stack_outputs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +102,7 @@ class Lifecycle:
     def create_project(self, name: str, parameters: dict[str, str] | None = None, timeout: float = 120) -> Project:
         product_id, artifact_id = self.find_product()
         sagemaker = self.client("sagemaker")
+        asked = time.time()
         created = sagemaker.create_project(
             ProjectName=name,
             ProjectDescription="created by the localcloud lifecycle",
@@ -116,7 +120,49 @@ class Lifecycle:
             return described["ProjectStatus"] == "CreateCompleted"
 
         wait_until(f"project {name} to be created", created_or_failed, timeout)
-        return Project(name, created["ProjectId"])
+        return Project(name, created["ProjectId"], asked)
+
+    def update_project(
+        self,
+        name: str,
+        artifact_id: str | None = None,
+        template_url: str | None = None,
+        parameters: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> dict:
+        """Move a project to a new template version: by default its product's newest provisioning artifact,
+        or for a project made from an S3 template, the template at ``template_url`` (default: the same URL,
+        read again). Waits for UpdateCompleted; UpdateFailed raises with the stack's reason."""
+        sagemaker = self.client("sagemaker")
+        described = sagemaker.describe_project(ProjectName=name)
+        given = [{"Key": k, "Value": v} for k, v in (parameters or {}).items()]
+        if described.get("TemplateProviderDetails"):
+            current = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+            provider = {"TemplateName": current["TemplateName"], "TemplateURL": template_url or current["TemplateURL"]}
+            sagemaker.update_project(
+                ProjectName=name, TemplateProvidersToUpdate=[{"CfnTemplateProvider": {**provider, "Parameters": given}}]
+            )
+        else:
+            if template_url:
+                raise LifecycleError(f"project {name} was made from a Service Catalog product: pass an artifact id")
+            product_id = described["ServiceCatalogProvisioningDetails"]["ProductId"]
+            artifacts = self.client("servicecatalog").list_provisioning_artifacts(ProductId=product_id)
+            newest = sorted(artifacts["ProvisioningArtifactDetails"], key=lambda a: a["CreatedTime"])[-1]["Id"]
+            sagemaker.update_project(
+                ProjectName=name,
+                ServiceCatalogProvisioningUpdateDetails={
+                    "ProvisioningArtifactId": artifact_id or newest,
+                    "ProvisioningParameters": given,
+                },
+            )
+
+        def updated_or_failed():
+            now = sagemaker.describe_project(ProjectName=name)
+            if now["ProjectStatus"] == "UpdateFailed":
+                raise LifecycleError(f"project {name} failed to update (it stays as it was): {_reason(now)}")
+            return now if now["ProjectStatus"] == "UpdateCompleted" else None
+
+        return wait_until(f"project {name} to be updated", updated_or_failed, timeout)
 
     def delete_project(self, name: str, timeout: float = 120) -> None:
         sagemaker = self.client("sagemaker")
@@ -158,6 +204,25 @@ class Lifecycle:
             return _git("-C", str(work), "rev-parse", "HEAD").strip()
 
     # CodePipeline -----------------------------------------------------------------------
+    def creation_run(self, pipeline: str) -> dict:
+        """The run CodePipeline started when the pipeline was created."""
+        summaries = self.client("codepipeline").list_pipeline_executions(pipelineName=pipeline)
+        for summary in summaries.get("pipelineExecutionSummaries", []):
+            if summary["trigger"]["triggerType"] == "CreatePipeline":
+                return summary
+        raise LifecycleError(f"{pipeline} has no run started by its creation")
+
+    def wait_for_run_end(self, pipeline: str, execution_id: str, timeout: float) -> dict:
+        """Wait for one run to end, however it ends; returns GetPipelineExecution's answer."""
+        codepipeline = self.client("codepipeline")
+
+        def ended():
+            run = codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+            run = run["pipelineExecution"]
+            return run if run["status"] not in ("InProgress", "Stopping") else None
+
+        return wait_until(f"run {execution_id} of {pipeline} to end", ended, timeout)
+
     def latest_execution(self, pipeline: str, after: float) -> dict | None:
         summaries = self.client("codepipeline").list_pipeline_executions(pipelineName=pipeline)
         for summary in summaries.get("pipelineExecutionSummaries", []):
@@ -198,6 +263,23 @@ class Lifecycle:
                     details = latest.get("errorDetails", {}).get("message") or latest.get("summary", "")
                     return f"stage {stage['stageName']}, action {action['actionName']}: {details}"
         return "no failed action recorded"
+
+    def failed_build_log(self, pipeline: str, execution_id: str) -> list[str]:
+        """The log lines of the CodeBuild build whose failure failed this run (CloudWatch Logs)."""
+        details = self.client("codepipeline").list_action_executions(
+            pipelineName=pipeline, filter={"pipelineExecutionId": execution_id}
+        )["actionExecutionDetails"]
+        failed = [
+            d for d in details if d["status"] == "Failed" and d["input"]["actionTypeId"].get("provider") == "CodeBuild"
+        ]
+        build_id = failed[0]["output"]["executionResult"].get("externalExecutionId") if failed else None
+        if not build_id:
+            raise LifecycleError(f"run {execution_id} of {pipeline} has no failed build")
+        build = self.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+        events = self.client("logs").get_log_events(
+            logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"], startFromHead=True
+        )["events"]
+        return [e["message"] for e in events]
 
     def answer_approval(self, pipeline: str, stage: str, approve: bool = True) -> None:
         codepipeline = self.client("codepipeline")
@@ -247,6 +329,14 @@ class Lifecycle:
             EndpointName=endpoint, ContentType="text/csv", Accept="application/json", Body="\n".join(csv_rows)
         )
         return json.loads(response["Body"].read())
+
+
+def _reason(described: dict) -> str:
+    """Why a project's last change failed, from whichever route made it."""
+    if described.get("TemplateProviderDetails"):
+        stack = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"].get("StackDetail", {})
+        return stack.get("StatusMessage", "?")
+    return described.get("ServiceCatalogProvisionedProductDetails", {}).get("ProvisionedProductStatusMessage", "?")
 
 
 def _git(*args: str) -> str:

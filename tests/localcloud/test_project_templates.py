@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.tools.lifecycle import Lifecycle, LifecycleError
+
 BUCKET = "project-templates"
 ROLE = "arn:aws:iam::123456789012:role/codebuild-role"
 
@@ -151,7 +153,7 @@ def test_bad_template_providers_are_refused_up_front_leaving_nothing(aws, upload
     assert {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]} == stacks_before
 
 
-def test_s3_template_project_is_created_updated_in_place_rolled_back_and_deleted(aws, uploaded, tmp_path):
+def test_s3_template_project_is_created_updated_in_place_rolled_back_and_deleted(aws, cloud, uploaded):
     sagemaker, cloudformation, codebuild = aws("sagemaker"), aws("cloudformation"), aws("codebuild")
     created = sagemaker.create_project(
         ProjectName="s3-template", TemplateProviders=provider("mlops/v1/template.json", Team="fraud")
@@ -184,8 +186,9 @@ def test_s3_template_project_is_created_updated_in_place_rolled_back_and_deleted
     repository = aws("codecommit").get_repository(repositoryName="sagemaker-s3-template-modelbuild")
     assert repository["repositoryMetadata"]["repositoryId"], "the repository stays (its seed is read only once)"
 
-    # a republish that fails: the stack rolls back, the project stays on v2
-    sagemaker.update_project(ProjectName="s3-template", TemplateProvidersToUpdate=provider("mlops/v3/template.json"))
+    # a republish that fails (through the lifecycle the CLI's `projects update` uses): the stack rolls back
+    with pytest.raises(LifecycleError, match="failed to update .*no-such-seed.zip"):
+        Lifecycle(cloud.client).update_project("s3-template", template_url=url("mlops/v3/template.json"))
     described = wait_status(sagemaker, "s3-template")
     assert described["ProjectStatus"] == "UpdateFailed", described
     detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
@@ -211,7 +214,7 @@ def test_s3_template_project_is_created_updated_in_place_rolled_back_and_deleted
     assert codebuild.batch_get_projects(names=[f"sagemaker-{created['ProjectId']}-build"])["projects"] == []
 
 
-def test_service_catalog_project_moves_to_a_new_provisioning_artifact(aws, uploaded):
+def test_service_catalog_project_moves_to_a_new_provisioning_artifact(aws, cloud, uploaded):
     sagemaker, servicecatalog, codebuild = aws("sagemaker"), aws("servicecatalog"), aws("codebuild")
     product = servicecatalog.create_product(
         Name="templates-product",
@@ -234,10 +237,7 @@ def test_service_catalog_project_moves_to_a_new_provisioning_artifact(aws, uploa
         Parameters={"Name": "v2", "Info": {"LoadTemplateFromURL": url("mlops/v2/template.json")}},
         IdempotencyToken="v2",
     )["ProvisioningArtifactDetail"]["Id"]
-    sagemaker.update_project(
-        ProjectName="sc-template", ServiceCatalogProvisioningUpdateDetails={"ProvisioningArtifactId": v2}
-    )
-    described = wait_status(sagemaker, "sc-template")
+    described = Lifecycle(cloud.client).update_project("sc-template")  # to the product's newest artifact
     assert described["ProjectStatus"] == "UpdateCompleted", described
     assert described["ServiceCatalogProvisioningDetails"]["ProvisioningArtifactId"] == v2
     assert stage_of(codebuild, created["ProjectId"]) == {"STAGE": "v2", "TEAM": "risk"}

@@ -63,6 +63,16 @@ def list_projects(args) -> int:  # noqa: ARG001
     return 0
 
 
+def update(args) -> int:
+    target = args.template_url or args.artifact or "its product's newest provisioning artifact"
+    print(f"updating project {args.name} to {target} ...", flush=True)
+    described = Lifecycle(client).update_project(
+        args.name, args.artifact, args.template_url, dict(p.split("=", 1) for p in args.parameter)
+    )
+    print(f"project {args.name}: {described['ProjectStatus']}")
+    return 0
+
+
 def delete(args) -> int:
     print(f"deleting project {args.name} (its endpoints, bucket contents and repositories) ...", flush=True)
     Lifecycle(client).delete_project(args.name)
@@ -87,6 +97,14 @@ def add_parser(commands) -> None:
     )
     creating.set_defaults(run=create)
     sub.add_parser("list", help="projects with their status and clone URLs").set_defaults(run=list_projects)
+    updating = sub.add_parser(
+        "update", help="move a project to a republished template (an UpdateStack; a failure rolls back)"
+    )
+    updating.add_argument("name")
+    updating.add_argument("--artifact", help="provisioning artifact id (default: the product's newest)")
+    updating.add_argument("--template-url", help="for a project made from an S3 template: the new template's URL")
+    updating.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE", help="a new value")
+    updating.set_defaults(run=update)
     deleting = sub.add_parser("delete", help="delete a project and what it created")
     deleting.add_argument("name")
     deleting.set_defaults(run=delete)
