@@ -254,6 +254,11 @@ class JobRunner:
             (config / "inputdataconfig.json").write_text(json.dumps(channels))
             (config / "resourceconfig.json").write_text(json.dumps(_resource_config()))
             (config / "trainingjobconfig.json").write_text(json.dumps(record, default=str))
+            algorithm = record.get("AlgorithmSpecification") or {}
+            if algorithm.get("ContainerEntrypoint") or "sagemaker_program" in (record.get("HyperParameters") or {}):
+                supported_image(
+                    algorithm.get("TrainingImage", ""), "training job's image"
+                )  # before the code is fetched
             steps, env, workdir = self._training_program(record, ml, channels, s3)
             record["SecondaryStatus"] = "Training"
             self.store.save("training", record)
@@ -316,6 +321,14 @@ class JobRunner:
             steps.append(Step(install, _toolkit_failure(ml, planned.install_error, install, pip_errors)))
         steps.append(Step(planned.program, _toolkit_failure(ml, "ExecuteUserScriptError", planned.program, last_error)))
         return steps, env, planned.workdir
+
+
+def supported_image(image: str, what: str) -> images.table.FrameworkImage:
+    """The table's row for the job's image, or the job's ClientError saying what the local cloud runs."""
+    try:
+        return images.framework_image(image, what)
+    except images.ImageNotSupported as error:
+        raise JobFailed(f"ClientError: {error}") from None
 
 
 def image_environment(image: str, on_line: Callable[[str], None], what: str) -> images.ImageEnvironment:

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from localcloud.services.sagemaker.images import table
 from localcloud.services.sagemaker.images.environments import ImageEnvironment, ImageUnavailable, prepare
 from localcloud.services.sagemaker.images.interpreters import InterpreterMissing
 from localcloud.services.sagemaker.images.uris import ImageNotSupported, framework_image
 
-__all__ = ["ImageEnvironment", "ImageNotSupported", "ImageUnavailable", "InterpreterMissing", "environment_for"]
+__all__ = [
+    "table",
+    "ImageEnvironment",
+    "ImageNotSupported",
+    "ImageUnavailable",
+    "InterpreterMissing",
+    "environment_for",
+]
 
 
 def environment_for(uri: str, on_line: Callable[[str], None], what: str = "image") -> ImageEnvironment:
