@@ -212,6 +212,7 @@ class Phase:
     ended: float = 0.0  # wall clock
     starting: Phase | None = None  # a deployment's two parts: the green fleet starting, then the shift
     shift: Phase | None = None
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # a deployment's phases, as seen
 
     @property
     def failed(self) -> list[Answer]:
@@ -261,6 +262,7 @@ def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[
     began, clock_began = time.time(), time.monotonic()
     sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config_name, DeploymentConfig=deployment)
     shifting = None  # when the green fleet was up and traffic began to move (the first phase after Creating)
+    timeline: list[tuple[float, str]] = [(began, "Creating")]  # (wall clock, phase) as DescribeEndpoint showed it
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         described = sm.describe_endpoint(EndpointName=ENDPOINT)
@@ -273,6 +275,8 @@ def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[
         ]
         if shifting is None and statuses and "Creating" not in statuses:
             shifting = time.time()
+        if statuses and statuses[0] != timeline[-1][1]:
+            timeline.append((time.time(), statuses[0]))
         time.sleep(0.05)
     else:
         raise RuntimeError(f"the {kind} deployment to {config_name} did not finish in 300 s")
@@ -283,7 +287,19 @@ def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[
     phase.starting = Phase("  green starting", [a for a in answers if a.at < shifting], shifting - began)
     phase.shift = Phase("  traffic shifting", [a for a in answers if a.at >= shifting], ended - shifting)
     phase.note = f"ends on {described['EndpointConfigName']}"
+    phase.timeline = timeline
     return phase
+
+
+def slowest(phase: Phase, count: int = 4) -> str:
+    """Where a deployment's slowest answers fell: seconds after it began, and the phase it was in."""
+    began = phase.timeline[0][0]
+    rows = []
+    for answer in sorted(phase.answers, key=lambda a: a.seconds, reverse=True)[:count]:
+        sent = answer.at - answer.seconds
+        label = [name for at, name in phase.timeline if at <= sent][-1]
+        rows.append(f"{1000 * answer.seconds:.0f} ms sent at +{sent - began:.2f} s ({label})")
+    return ", ".join(rows)
 
 
 def put_error_alarm(cloudwatch, name: str, config_name: str) -> None:
@@ -428,6 +444,8 @@ def run(url: str, state: Path, scratch: Path, args) -> int:
         for part in (phase.starting, phase.shift):
             if part is not None:
                 print(part.row())
+        if phase.timeline:
+            print(f"  slowest: {slowest(phase)}")
     budget = BAKE / args.scale
     if back_after is None:
         print("rollback: the alarm never went to ALARM or the bad fleet never answered")

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tarfile
 import time
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.localcloud.tagged_models import Load, ask, make_config, runtime_client, upload_tagged_model, wait_status
+from localcloud.services.sagemaker.startup_priority import process_tree
+from tests.localcloud.tagged_models import (
+    BUCKET,
+    Load,
+    ask,
+    make_config,
+    runtime_client,
+    upload_tagged_model,
+    wait_status,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -165,3 +176,63 @@ def test_weights_move_traffic_between_variants(cloud, aws, artifact):
     }
     assert served == {"Two"}
     assert ask(runtime, "weighted")["model"] == "blue"
+
+
+SLOW_LOADING = """
+import time
+
+
+def model_fn(model_dir):
+    time.sleep(1.5)  # a model that takes a while to load
+    return "loaded"
+
+
+def predict_fn(data, model):
+    return model
+
+
+def output_fn(prediction, accept):
+    return prediction, "text/plain"
+"""
+
+
+def _niceness(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[16])
+
+
+def _server_processes(cloud, name: str) -> list[int]:
+    """The model server processes (inside the sandbox) of the endpoint's instances."""
+    found = []
+    for record in (cloud.state.root / "endpoints" / "processes").glob("*.json"):
+        entry = json.loads(record.read_text())
+        if f"/{name}/" not in entry["folder"]:
+            continue
+        for pid in process_tree(entry["pid"]):
+            try:
+                if b"model_server" in open(f"/proc/{pid}/cmdline", "rb").read():
+                    found.append(pid)
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a server its priority back needs root")
+def test_a_starting_server_loads_at_a_lower_priority_and_serves_at_the_normal_one(cloud, artifact, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=cloud.url, region_name="us-east-1")
+    sm = boto3.client("sagemaker", endpoint_url=cloud.url, region_name="us-east-1")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(SLOW_LOADING)
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "code", arcname="code")
+    s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, "slow-loading/model.tar.gz")
+    make_config(sm, "slow-loading", f"s3://{BUCKET}/slow-loading/model.tar.gz")
+    sm.create_endpoint(EndpointName="slow-loading", EndpointConfigName="slow-loading")
+    base = os.getpriority(os.PRIO_PROCESS, 0)  # the local cloud runs in this process
+    deadline, loading = time.monotonic() + 60, []
+    while not loading and time.monotonic() < deadline:
+        loading = [_niceness(pid) for pid in _server_processes(cloud, "slow-loading")]
+        time.sleep(0.05)
+    assert loading and set(loading) == {min(19, base + 10)}, "loading runs nicer than the local cloud"
+    assert wait_status(sm, "slow-loading")["EndpointStatus"] == "InService"
+    serving = [_niceness(pid) for pid in _server_processes(cloud, "slow-loading")]
+    assert serving and set(serving) == {base}, "once it answered its ping it serves at the normal priority"

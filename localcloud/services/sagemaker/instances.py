@@ -6,7 +6,7 @@ A fleet is what one endpoint configuration deploys: for each variant, a pool of 
 router sends an invocation to the pool's active instance with the fewest requests outstanding
 (SageMaker's ``LEAST_OUTSTANDING_REQUESTS``). An instance takes traffic only once it answered its
 ping, and leaves it by draining: the router stops choosing it, the requests it already has
-finish, then it stops.
+finish, then it stops. A starting server loads at a lower CPU priority (startup_priority.py).
 
 Memory: every instance is a process holding the model, with its own workers. When the model's
 environment does not set ``SAGEMAKER_MODEL_SERVER_WORKERS``, a variant of N instances gives each
@@ -28,6 +28,7 @@ from typing import Any
 
 from localcloud.core import names
 from localcloud.core.paths import PathEscape, contained
+from localcloud.services.sagemaker import startup_priority
 from localcloud.services.sagemaker.serving import artifacts, fleet
 from localcloud.services.sagemaker.serving.artifacts import DeploymentError, VariantSpec
 from localcloud.services.sagemaker.serving.capture import CaptureSettings
@@ -181,6 +182,7 @@ class InstanceFactory:
         # the model's own environment wins; the session stands in for the execution role's
         environment = {**self.cloud.session_environment(), **environment}
         server = fleet.start(variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image)
+        startup_priority.starting(server.process.pid)  # loading must not slow down the servers that serve
         self.logs.follow(key, spec.variant_name, variant / "server.log")
         return Instance(server, instance_id)
 
@@ -189,6 +191,7 @@ class InstanceFactory:
             instance.server.wait_ready(cancelled=cancelled)
         except ServerFailed as error:
             raise DeploymentError(str(error)) from None
+        startup_priority.serving(instance.server.process.pid)
 
     def launch(
         self,
