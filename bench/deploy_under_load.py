@@ -1,9 +1,10 @@
 """Deployments under a steady load: what a client of the endpoint sees while its model is replaced.
 
 One endpoint (2 instances) takes a fixed rate of requests (50 req/s from 4 threads, boto3, no retries)
-while it is updated blue/green: ALL_AT_ONCE, CANARY and LINEAR to good models, then a CANARY to a bad
-model (it refuses one request in four with a 5XX) whose Invocation5XXErrors alarm trips during the
-bake and rolls the deployment back. Each model answers with its tag, so every answer says which
+while it is updated: blue/green ALL_AT_ONCE, CANARY and LINEAR and a rolling update (one instance a
+batch; its second batch's start counts as shifting) to good models, then a CANARY to a bad model (it
+refuses one request in four with a 5XX) whose Invocation5XXErrors alarm trips during the bake and
+rolls the deployment back. Each model answers with its tag, so every answer says which
 fleet served it. Last, an autoscaling row: a target tracking policy on InvocationsPerInstance takes
 the endpoint from 2 to 4 instances under the load, and back to 2 when the load drops to a trickle.
 
@@ -250,13 +251,22 @@ def routing(kind: str, wait: int) -> dict:
 
 
 def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[str] | None = None) -> Phase:
-    deployment = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing(kind, wait),
-            "TerminationWaitInSeconds": 60,
-            "MaximumExecutionTimeoutInSeconds": 3600,
+    if kind == "ROLLING":  # one instance at a time: the old one goes once the new one has baked
+        deployment = {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                "WaitIntervalInSeconds": wait,
+                "MaximumExecutionTimeoutInSeconds": 3600,
+            }
         }
-    }
+    else:
+        deployment = {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing(kind, wait),
+                "TerminationWaitInSeconds": 60,
+                "MaximumExecutionTimeoutInSeconds": 3600,
+            }
+        }
     if alarms:
         deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
     began, clock_began = time.time(), time.monotonic()
@@ -397,7 +407,7 @@ def run(url: str, state: Path, scratch: Path, args) -> int:
     s3 = config.client(url, "s3", state=state)
     cloudwatch = config.client(url, "cloudwatch", state=state)
     s3.create_bucket(Bucket=BUCKET)
-    for tag in ("v1", "v2", "v3", "v4"):
+    for tag in ("v1", "v2", "v3", "v4", "v5"):
         make_config(sm, tag, upload_model(s3, scratch, tag), args.instances)
     make_config(sm, "bad", upload_model(s3, scratch, "bad", fail_every=4), args.instances)
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="v1")
@@ -414,6 +424,7 @@ def run(url: str, state: Path, scratch: Path, args) -> int:
             deploy(sm, load, "ALL_AT_ONCE", "v2", wait=60),
             deploy(sm, load, "CANARY", "v3", wait=300),
             deploy(sm, load, "LINEAR", "v4", wait=300),
+            deploy(sm, load, "ROLLING", "v5", wait=300),
         ]
         put_error_alarm(cloudwatch, "bad-canary-5xx", "bad")
         rollback = deploy(sm, load, "CANARY", "bad", wait=BAKE, alarms=["bad-canary-5xx"])
