@@ -307,7 +307,7 @@ def slowest(phase: Phase, count: int = 4) -> str:
     rows = []
     for answer in sorted(phase.answers, key=lambda a: a.seconds, reverse=True)[:count]:
         sent = answer.at - answer.seconds
-        label = [name for at, name in phase.timeline if at <= sent][-1]
+        label = next((name for at, name in reversed(phase.timeline) if at <= sent), "sent before the update")
         rows.append(f"{1000 * answer.seconds:.0f} ms sent at +{sent - began:.2f} s ({label})")
     return ", ".join(rows)
 
