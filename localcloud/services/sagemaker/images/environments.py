@@ -147,8 +147,9 @@ def _build(image: FrameworkImage, root: Path, on_line: Callable[[str], None]) ->
         python = building / "bin" / "python3"
         base_prefix = _ask(python, "import sys; print(sys.base_prefix)")
         pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
-        say(f"installing {' '.join(image.libraries)}")
-        _run([*pip, "install", "--progress-bar", "off", *image.libraries], say, image)
+        if image.libraries:
+            say(f"installing {' '.join(image.libraries)}")
+            _run([*pip, "install", "--progress-bar", "off", *image.libraries], say, image)
         say(f"installing the model server's own packages ({' '.join(SERVER_REQUIREMENTS)}) in {SERVER_PACKAGES}/")
         target = building / SERVER_PACKAGES
         _run([*pip, "install", "--progress-bar", "off", "--target", str(target), *SERVER_REQUIREMENTS], say, image)
