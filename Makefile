@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 
-.PHONY: install test test-root test-modelbuild test-modeldeploy demo lint synth publish bench clean
+IMAGE_TEST_TOOLS := $(VENV)/image-test-tools
+SEED_IMAGE := 1.9-0
+
+.PHONY: install test test-root test-modelbuild test-modelbuild-image test-modeldeploy demo lint synth publish bench clean
 
 install: $(STAMP)
 
-# Re-runs only when the pinned dependencies change; a second `make install` is a no-op.
+# Re-runs only when the pinned dependencies (or the images' table) change; a second `make install` is a no-op.
 # uv (pinned, from PyPI) installs the pinned dependencies into a venv of this machine's Python: it
 # never downloads a Python, and the editable install is setuptools' compat mode (a .pth naming the
 # repository folder), through which the sandboxed programs import `localcloud`. The venv keeps its
@@ -19,8 +22,10 @@ install: $(STAMP)
 # read-only, so its bytecode is compiled here, except for packages only the host imports (the CDK,
 # cfn-lint and sympy, which only cfn-lint uses) or nothing imports (mlflow, a dependency of the
 # SageMaker SDK's metadata): the host compiles what it uses of those on first import.
-# The Debian packages (bubblewrap, slirp4netns) install in the background meanwhile.
-$(STAMP): pyproject.toml
+# The Debian packages (bubblewrap, slirp4netns) install in the background meanwhile. Last, the seed's
+# scikit-learn image (its Python and libraries, for jobs and model servers) is prepared in the images
+# cache (localcloud images prepare), so that `make demo` runs offline after install.
+$(STAMP): pyproject.toml localcloud/services/sagemaker/images/table.py
 	@set -euo pipefail; start=$$SECONDS; \
 	step() { echo "==> make install [$$((SECONDS - start))s] $$*"; }; \
 	if [ -x $(PY) ]; then step "venv: $(VENV) exists"; \
@@ -39,16 +44,28 @@ $(STAMP): pyproject.toml
 	step "Debian packages: waiting"; \
 	rc=0; wait $$debian || rc=$$?; sed 's/^/    /' $(VENV)/.debian-packages.log; \
 	[ $$rc -eq 0 ] || { echo "make install: localcloud/tools/ensure-bubblewrap.sh failed" >&2; exit $$rc; }; \
+	step "image: scikit-learn $(SEED_IMAGE) for jobs and model servers (built once, kept in the images cache)"; \
+	$(PY) -m localcloud.tools.cli images prepare --quiet $(SEED_IMAGE) | sed 's/^/    /'; \
 	touch $(STAMP); \
-	step "done: a second make install does nothing until pyproject.toml changes"
+	step "done: a second make install does nothing until pyproject.toml or the images table changes"
 
-test: test-root test-modelbuild test-modeldeploy
+test: test-root test-modelbuild test-modelbuild-image test-modeldeploy
 
 test-root: install
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-modelbuild: install
 	cd modelbuild && ../$(PY) -m pytest -q
+
+# The step scripts' tests again, on the Python and libraries of the image the pipeline names (its
+# environment, plus pytest in a folder of its own): what passes here passes in the jobs.
+test-modelbuild-image: install
+	@set -euo pipefail; python=$$($(PY) -m localcloud.tools.cli images python $(SEED_IMAGE)); \
+	if [ ! -d $(IMAGE_TEST_TOOLS) ]; then \
+	  $$python -m pip install --quiet --disable-pip-version-check --target $(IMAGE_TEST_TOOLS).tmp \
+	    "$$(grep -E '^pytest==' modelbuild/requirements-image.txt)" 2>&1 | { grep -v '^WARNING: Location' || true; }; \
+	  mv $(IMAGE_TEST_TOOLS).tmp $(IMAGE_TEST_TOOLS); fi; \
+	cd modelbuild && PYTHONPATH=../$(IMAGE_TEST_TOOLS) $$python -m pytest -q -p no:cacheprovider tests/scripts
 
 test-modeldeploy: install
 	cd modeldeploy && ../$(PY) -m pytest -q

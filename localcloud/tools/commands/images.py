@@ -6,6 +6,8 @@ An image's environment is built on first use, from the package index; ``prepare`
 
 from __future__ import annotations
 
+import sys
+
 from localcloud.services.sagemaker.images import environments, table
 from localcloud.tools.commands import table as text_table
 
@@ -39,13 +41,9 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_python(args) -> int:
+    """The environment's python3 on stdout (prepared first if need be, its progress on stderr)."""
     (image,) = _chosen([args.version])
-    built = environments.find(image)
-    if built is None:
-        raise RuntimeError(
-            f"the scikit-learn {image.version} image is not prepared: run '{environments.prepare_command(image)}'"
-        )
-    print(built.python)
+    print(environments.prepare(image, lambda line: print(line, file=sys.stderr)).python)
     return 0
 
 
@@ -58,6 +56,6 @@ def add_parser(commands) -> None:
     prepare.add_argument("versions", nargs="*", metavar="VERSION", help="e.g. 1.9-0 1.2-1")
     prepare.add_argument("--quiet", action="store_true", help="print only the result, not pip's progress")
     prepare.set_defaults(run=cmd_prepare)
-    python = images.add_parser("python", help="print the Python of a prepared image's environment")
+    python = images.add_parser("python", help="print the python3 of an image's environment (prepared first if need be)")
     python.add_argument("version", metavar="VERSION")
     python.set_defaults(run=cmd_python)
