@@ -1,6 +1,8 @@
 """End to end on the local cloud: the unmodified ModelBuild seed on binary, multiclass and regression data.
 
-One project (its data-arrival trigger on) is shared by every test. Each test lands one of
+One project (its data-arrival trigger on) is shared by every test; its creation starts ModelBuild
+once on the seed commit, and the first landing arrives while that run may still be going: the
+ModelBuild pipeline is QUEUED, so the landed run waits its turn and neither is lost. Each test lands one of
 scikit-learn's bundled datasets under the project bucket's data/ prefix, as a data scientist
 would, and follows it through: the upload starts ModelBuild, the model is registered pending
 approval, is approved, passes the staging test (judged by the metric the pipeline gated it on)
@@ -65,14 +67,32 @@ def newest_sagemaker_execution(cloud, project) -> dict:
     return sagemaker.describe_pipeline_execution(PipelineExecutionArn=newest["PipelineExecutionArn"])
 
 
+def build_times(cloud, pipeline: str, execution_id: str) -> tuple[float, float]:
+    details = cloud.client("codepipeline").list_action_executions(
+        pipelineName=pipeline, filter={"pipelineExecutionId": execution_id}
+    )["actionExecutionDetails"]
+    [build] = [d for d in details if d["stageName"] == "Build"]
+    return build["startTime"].timestamp(), build["lastUpdateTime"].timestamp()
+
+
+def assert_queued_after_the_creation_run(cloud, life, project, execution_id: str) -> None:
+    """QUEUED: the creation run was not superseded, and this run built only once it had finished building."""
+    created = life.creation_run(project.modelbuild_pipeline)
+    assert created["status"] == "Succeeded", created
+    _, creation_built = build_times(cloud, project.modelbuild_pipeline, created["pipelineExecutionId"])
+    began, _ = build_times(cloud, project.modelbuild_pipeline, execution_id)
+    assert began >= creation_built
+
+
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_landed_dataset_reaches_production_on_the_unmodified_seed(cloud, life, project, name):
     _, problem_type, metric = DATASETS[name]
     landed = time.time()
     key = f"data/{name}.csv"
     cloud.client("s3").put_object(Bucket=project.bucket, Key=key, Body=dataset_csv(name))
-    life.wait_for_execution(project.modelbuild_pipeline, landed, timeout=300)
+    run = life.wait_for_execution(project.modelbuild_pipeline, landed, timeout=300)
     summary = life.wait_for_package(project.group, landed, timeout=30)
+    assert_queued_after_the_creation_run(cloud, life, project, run["pipelineExecutionId"])
     sagemaker = cloud.client("sagemaker")
     package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "PendingManualApproval"

@@ -1,8 +1,9 @@
 """End to end on the local cloud: the product, unmodified seed code, from commit to production.
 
-One project is brought to production once (a commit is trained, registered, approved, tested on
-staging and promoted); each test then does one thing to it and checks what followed: new data and
-the schedule retrain, a bad commit, a rejection and a failing staging test change nothing in
+One project is brought to production once (its creation starts ModelBuild on the seed commit, as
+CodePipeline starts every new pipeline: the model is trained, registered, approved, tested on staging
+and promoted); each test then does one thing to it and checks what followed: new data and the
+schedule retrain, a bad commit, a rejection and a failing staging test change nothing in
 production. Every test stands alone: it counts only the runs it started, and leaves the project as
 it found it. Deleting a project is tested on a project of its own (test_e2e_project_deletion.py).
 """
@@ -30,6 +31,7 @@ from localcloud.tools.publish import publish
 INFERENCE_SCRIPT = (
     Path(__file__).resolve().parents[2] / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
 )
+CREATED = "CreatePipeline"
 PUSH = "aws.codecommit: CodeCommit Repository State Change (target pipeline)"
 DATA_LANDED = "aws.s3: Object Created (target pipeline)"
 SCHEDULED = "aws.events: Scheduled Event (target pipeline)"
@@ -49,18 +51,19 @@ def project(life):
 @dataclass(frozen=True)
 class Production:
     package_arn: str
-    committed: float  # when the commit was pushed
+    created: float  # when the project was asked for
     deployed: float  # when the deploy run that promoted it had succeeded
     deploy_execution_id: str
+    first_deploy: dict  # the ModelDeploy run that the pipeline's creation started
 
 
 @pytest.fixture(scope="module")
 def production(cloud, life, project) -> Production:
-    """The demo flow: commit -> ModelBuild -> approve -> staging tested -> approve -> prod."""
-    committed = time.time()
-    life.push_change(project.modelbuild_repo, lambda work: (work / "NOTES.md").write_text("retrain\n"), "Retrain")
-    life.wait_for_execution(project.modelbuild_pipeline, committed, timeout=300)
-    package = life.wait_for_package(project.group, committed, timeout=30)
+    """The demo flow: project -> ModelBuild's first run -> approve -> staging tested -> approve -> prod."""
+    first_deploy = life.creation_run(project.modeldeploy_pipeline)
+    first_deploy = life.wait_for_run_end(project.modeldeploy_pipeline, first_deploy["pipelineExecutionId"], 300)
+    life.wait_for_execution(project.modelbuild_pipeline, project.created, timeout=300)
+    package = life.wait_for_package(project.group, project.created, timeout=30)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     approved = time.time()
     life.approve_package(package["ModelPackageArn"])
@@ -71,7 +74,9 @@ def production(cloud, life, project) -> Production:
         cloud.client("sagemaker").describe_endpoint(EndpointName=project.prod_endpoint)  # not before approval
     life.answer_approval(project.modeldeploy_pipeline, "ApproveDeployment")
     run = life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300)
-    return Production(package["ModelPackageArn"], committed, time.time(), run["pipelineExecutionId"])
+    return Production(
+        package["ModelPackageArn"], project.created, time.time(), run["pipelineExecutionId"], first_deploy
+    )
 
 
 def _test_split(cloud, package_arn: str) -> pd.DataFrame:
@@ -106,7 +111,13 @@ def _deploy_runs_since(cloud, project, since: float) -> list[dict]:
 
 
 def _triggers(runs: list[dict]) -> list[str]:
-    return [r["trigger"].get("triggerDetail", r["trigger"]["triggerType"]) for r in runs]
+    """What started each run: the event (rule and target) for an EventBridge trigger, else the trigger type."""
+    return [
+        r["trigger"]["triggerDetail"]
+        if r["trigger"]["triggerType"] == "CloudWatchEvent"
+        else r["trigger"]["triggerType"]
+        for r in runs
+    ]
 
 
 def test_commit_reaches_production_and_answers_correctly(cloud, life, project, production):
@@ -129,12 +140,25 @@ def test_commit_reaches_production_and_answers_correctly(cloud, life, project, p
     assert set(by_stage.values()) == {"Succeeded"}, by_stage
 
 
-def test_the_commit_started_modelbuild_once_and_deploy_once(cloud, project, production):
+def test_creating_the_project_started_modelbuild_once_and_the_approval_deploy_once(cloud, project, production):
     """No event loops: the runs write to the project's bucket, and that must not start more runs."""
-    window = (production.committed, production.deployed)
-    assert _triggers(_runs(cloud, project.modelbuild_pipeline, *window)) == [PUSH]
+    window = (production.created, production.deployed)
+    assert _triggers(_runs(cloud, project.modelbuild_pipeline, *window)) == [CREATED]
     deploys = _runs(cloud, project.modeldeploy_pipeline, *window)
-    assert [d["pipelineExecutionId"] for d in deploys] == [production.deploy_execution_id]
+    assert [d["pipelineExecutionId"] for d in deploys] == [
+        production.first_deploy["pipelineExecutionId"],
+        production.deploy_execution_id,
+    ]
+    assert _triggers(deploys)[1] == "aws.sagemaker: SageMaker Model Package State Change (target pipeline)"
+
+
+def test_modeldeploy_first_run_stops_at_build_for_want_of_an_approved_package(cloud, life, project, production):
+    first = production.first_deploy
+    assert (first["trigger"]["triggerType"], first["status"]) == (CREATED, "Failed")
+    assert "Build" in first["statusSummary"], first["statusSummary"]
+    log = "\n".join(life.failed_build_log(project.modeldeploy_pipeline, first["pipelineExecutionId"]))
+    assert f"No Approved model package in model package group '{project.group}'" in log
+    assert "PendingManualApproval" in log or "the group is empty" in log
 
 
 def test_data_landing_under_data_prefix_retrains_on_that_data(cloud, life, project, production):

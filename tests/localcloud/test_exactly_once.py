@@ -1,7 +1,8 @@
 """One trigger, one SageMaker pipeline execution, at most one registered model, whatever is killed when.
 
-The real path: a commit starts the ModelBuild CodePipeline, whose CodeBuild build starts the
-SageMaker pipeline; the local cloud is killed (``kill -9``) while the pipeline trains. After the
+The real path: creating the project starts the ModelBuild CodePipeline on the seed commit (as
+CodePipeline starts every new pipeline), whose CodeBuild build starts the SageMaker pipeline; the
+local cloud is killed (``kill -9``) while the pipeline trains. After the
 restart the SageMaker execution resumes and registers its model; the build, whose process died,
 is not run again (it would start a second execution and register a second model).
 """
@@ -46,8 +47,6 @@ def test_a_kill_during_training_registers_one_model_from_one_execution(tmp_path,
         publish(cdk_out, status.url, state=state)
         project = life.create_project("once")
         sagemaker = life.client("sagemaker")
-        committed = time.time()
-        life.push_change(project.modelbuild_repo, lambda work: (work / "NOTES.md").write_text("once\n"), "Once")
 
         def training():
             executions = sagemaker.list_pipeline_executions(PipelineName=project.sagemaker_pipeline)
@@ -76,13 +75,17 @@ def test_a_kill_during_training_registers_one_model_from_one_execution(tmp_path,
         )
         assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
         with pytest.raises(LifecycleError, match="the local cloud stopped during build .* not started again"):
-            life.wait_for_execution(project.modelbuild_pipeline, committed, timeout=120)
+            life.wait_for_execution(project.modelbuild_pipeline, project.created, timeout=120)
 
         executions = sagemaker.list_pipeline_executions(PipelineName=project.sagemaker_pipeline)
         assert [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]] == [execution]
         packages = sagemaker.list_model_packages(ModelPackageGroupName=project.group)["ModelPackageSummaryList"]
         assert len(packages) == 1, "one trigger registers at most one model"
-        builds = life.client("codebuild").list_builds()["ids"]
+        declared = life.client("codepipeline").get_pipeline(name=project.modelbuild_pipeline)["pipeline"]
+        [build_project] = [
+            a["configuration"]["ProjectName"] for s in declared["stages"] for a in s["actions"] if s["name"] == "Build"
+        ]
+        builds = life.client("codebuild").list_builds_for_project(projectName=build_project)["ids"]
         assert len(builds) == 1, "the cut-off build is not run again"
         jobs = sagemaker.list_training_jobs()["TrainingJobSummaries"]
         assert "InProgress" not in [job["TrainingJobStatus"] for job in jobs]

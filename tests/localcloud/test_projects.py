@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.tools import publish
+from localcloud.tools.lifecycle import Lifecycle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,6 +230,17 @@ def test_full_product_project_has_seeded_repositories_and_deletes_cleanly(aws, c
         f"sagemaker-mlops-e2e-{project_id}-modeldeploy",
     } <= pipelines
     aws("sagemaker").describe_model_package_group(ModelPackageGroupName=f"mlops-e2e-{project_id}")
+    # creating the pipelines started each once; the project is deleted once those runs have ended (a
+    # SageMaker pipeline execution still writing to the bucket would keep it from being deleted)
+    life = Lifecycle(cloud.client)
+    for kind, ends in (("modelbuild", "Succeeded"), ("modeldeploy", "Failed")):
+        pipeline = f"sagemaker-mlops-e2e-{project_id}-{kind}"
+        run = life.wait_for_run_end(pipeline, life.creation_run(pipeline)["pipelineExecutionId"], timeout=300)
+        assert (run["trigger"]["triggerType"], run["status"]) == ("CreatePipeline", ends), run
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName=f"mlops-e2e-{project_id}")[
+        "ModelPackageSummaryList"
+    ]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
     pp_id = described["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"]
     sagemaker.delete_project(ProjectName="mlops-e2e")
     wait_gone(sagemaker, "mlops-e2e", timeout=300)
