@@ -247,3 +247,34 @@ def test_service_catalog_project_moves_to_a_new_provisioning_artifact(aws, cloud
         )
     sagemaker.delete_project(ProjectName="sc-template")
     wait_gone(sagemaker, "sc-template")
+
+
+def test_republishing_a_product_stack_adds_a_version_to_the_same_product(aws, uploaded):
+    cloudformation, servicecatalog = aws("cloudformation"), aws("servicecatalog")
+
+    def portfolio(version: str) -> str:
+        artifact = {"Name": version, "Info": {"LoadTemplateFromURL": url(f"mlops/{version}/template.json")}}
+        product = {"Name": "republished", "Owner": "platform", "ProvisioningArtifactParameters": [artifact]}
+        return json.dumps(
+            {"Resources": {"Product": {"Type": "AWS::ServiceCatalog::CloudFormationProduct", "Properties": product}}}
+        )
+
+    cloudformation.create_stack(StackName="republished-portfolio", TemplateBody=portfolio("v1"))
+    wait_stack(cloudformation, "republished-portfolio", "CREATE_COMPLETE")
+    product_id = cloudformation.describe_stack_resource(StackName="republished-portfolio", LogicalResourceId="Product")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+    cloudformation.update_stack(StackName="republished-portfolio", TemplateBody=portfolio("v2"))
+    wait_stack(cloudformation, "republished-portfolio", "UPDATE_COMPLETE")
+    again = cloudformation.describe_stack_resource(StackName="republished-portfolio", LogicalResourceId="Product")
+    assert again["StackResourceDetail"]["PhysicalResourceId"] == product_id, "the same product, not a new one"
+    artifacts = servicecatalog.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
+    assert [a["Name"] for a in sorted(artifacts, key=lambda a: a["CreatedTime"])] == ["v1", "v2"]
+    cloudformation.delete_stack(StackName="republished-portfolio")
+
+
+def wait_stack(cloudformation, name: str, wanted: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while (status := cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]) != wanted:
+        assert status.endswith("IN_PROGRESS") and time.monotonic() < deadline, status
+        time.sleep(0.1)

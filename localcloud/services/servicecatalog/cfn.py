@@ -117,6 +117,21 @@ class CloudFormationProduct(_Replaced, CloudFormationModel):
             catalog.add_artifact(region_backend, created.id, more)
         return cls(created.id, created.name, catalog.artifacts(region_backend, created.id))
 
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        """In place, as Service Catalog does: a provisioning artifact whose template is new is added to the same
+        product (a platform team republishing a version), so projects made from the product can move to it."""
+        region_backend = catalog.backend(account_id, region_name)
+        product_id = original_resource.product_id
+        known = {a["TemplateUrl"] for a in catalog.artifacts(region_backend, product_id)}
+        for parameters in cloudformation_json["Properties"].get("ProvisioningArtifactParameters") or []:
+            if catalog.template_url(parameters) not in known:
+                catalog.add_artifact(region_backend, product_id, parameters)
+        name = cloudformation_json["Properties"].get("Name") or original_resource.name
+        return cls(product_id, name, catalog.artifacts(region_backend, product_id))
+
     def delete(self, account_id: str, region_name: str) -> None:
         catalog.backend(account_id, region_name).delete_product(None, self.product_id)
 
