@@ -2,8 +2,9 @@
 
 A snapshot is written before the response that caused it is sent, so ``kill -9`` loses nothing
 an API call had reported as done. Each snapshot is one SQLite transaction: the pickle of moto's
-backends (without S3 keys) and a row per S3 key name that changed since the last one, so a write
-costs the same however many objects are stored. JSON records are written atomically (temp file +
+backends (without S3 keys or log events), a row per S3 key name that changed since the last one,
+and a row per log stream with the events appended since the last one, so a write costs the same
+however many objects and log lines are stored. JSON records are written atomically (temp file +
 rename).
 """
 
@@ -23,16 +24,19 @@ from typing import Any
 from moto.backends import ALT_BACKEND_NAMES, get_backend, list_of_moto_modules
 
 from localcloud import MOTO_VERSION
-from localcloud.core.moto_seam import s3_bodies, s3_keys
-from localcloud.core.moto_seam.pickling import dump_backend, dump_backends, dump_key_versions, key_rows
+from localcloud.core.moto_seam import log_events, s3_bodies, s3_keys
+from localcloud.core.moto_seam.pickling import dump_backend, dump_backends, dump_key_versions, rows_at_hand
 
 # 2: modules under core/, services/, tools/ (the pickle names them); S3 bodies in files.
 # 3: moto's backends in SQLite (moto/state.sqlite), S3 keys a row per name.
-STATE_FORMAT = 3
+# 4: CloudWatch Logs events in rows of their own (a batch per stream and snapshot).
+STATE_FORMAT = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), backends BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS s3_keys (store TEXT NOT NULL, name TEXT NOT NULL, versions BLOB NOT NULL,
                                     PRIMARY KEY (store, name));
+CREATE TABLE IF NOT EXISTS log_events (stream TEXT NOT NULL, first INTEGER NOT NULL, events BLOB NOT NULL,
+                                       PRIMARY KEY (stream, first));
 """
 
 
@@ -81,6 +85,7 @@ class StateStore:
         self._known_backends: set[str] = set()
         self._database: sqlite3.Connection | None = None
         self._saved_stores: set[str] = set()  # key stores that have rows
+        self._saved_streams: set[str] = set()  # log streams that have rows
 
     # moto backends -------------------------------------------------------------------------
     @property
@@ -157,7 +162,12 @@ class StateStore:
                 found = database.execute("SELECT name, versions FROM s3_keys WHERE store = ?", (store,))
                 return [(name, pickle.loads(versions)) for name, versions in found]
 
-            with key_rows(rows_of):
+            def batches_of(stream: str) -> list[bytes]:
+                self._saved_streams.add(stream)
+                found = database.execute("SELECT events FROM log_events WHERE stream = ? ORDER BY first", (stream,))
+                return [events for (events,) in found]
+
+            with rows_at_hand(rows_of, batches_of):
                 saved = pickle.loads(row[0])
             for name, accounts in saved.items():
                 backend_dict = get_backend(name)
@@ -182,9 +192,10 @@ class StateStore:
             self._known_backends.update(names)
             backends = {name: dict(get_backend(name)) for name in sorted(self._known_backends | set(loaded_backends()))}
             try:
-                data, stores = dump_backends(backends)
+                data, stores, streams = dump_backends(backends)
             except (TypeError, pickle.PicklingError, AttributeError):
-                data, stores = dump_backends({name: b for name, b in backends.items() if self._picklable(name, b)})
+                kept = {name: b for name, b in backends.items() if self._picklable(name, b)}
+                data, stores, streams = dump_backends(kept)
             changes = []
             for store in stores:
                 identifier = s3_keys.store_id(store)
@@ -192,6 +203,8 @@ class StateStore:
                     versions = s3_keys.versions_of(store, name)
                     changes.append((identifier, name, dump_key_versions(versions) if versions else None))
             met = {s3_keys.store_id(store) for store in stores}
+            appended = [(stream, log_events.unsaved(stream)) for stream in streams]
+            streams_met = {log_events.stream_id(stream) for stream in streams}
             database = self._db()
             database.execute("BEGIN")
             try:
@@ -206,13 +219,24 @@ class StateStore:
                         )
                 for gone in self._saved_stores - met:  # a deleted bucket's keys
                     database.execute("DELETE FROM s3_keys WHERE store = ?", (gone,))
+                for stream, (first, _, batch) in appended:
+                    if batch is not None:
+                        database.execute(
+                            "INSERT OR REPLACE INTO log_events (stream, first, events) VALUES (?, ?, ?)",
+                            (log_events.stream_id(stream), first, batch),
+                        )
+                for gone in self._saved_streams - streams_met:  # a deleted stream's (or group's) events
+                    database.execute("DELETE FROM log_events WHERE stream = ?", (gone,))
                 database.execute("COMMIT")
             except BaseException:
                 database.execute("ROLLBACK")
                 raise
             self._saved_stores = met
+            self._saved_streams = streams_met
             for store in stores:  # saved: nothing of theirs is changed any more
                 s3_keys.changed_names(store).clear()
+            for stream, (_, end, _) in appended:
+                log_events.mark_saved(stream, end)
 
     @staticmethod
     def _picklable(name: str, backend: dict) -> bool:

@@ -21,11 +21,12 @@ import threading
 import weakref
 
 from cryptography.hazmat.primitives import serialization
+from moto.logs.models import LogStream
 from moto.s3.models import FakeKey
 from moto.s3.utils import _VersionedKeyStore
 from moto.utilities.tagging_service import TaggingService
 
-from localcloud.core.moto_seam import s3_bodies, s3_keys
+from localcloud.core.moto_seam import log_events, s3_bodies, s3_keys
 
 
 def _private_key_bytes(key) -> bytes:
@@ -90,13 +91,19 @@ class _BackendPickler(pickle.Pickler):
     which live in files (``s3_bodies``); a bucket's versioned key store keeps every version (moto's
     ``items()`` yields only the latest, so plain pickle dropped the rest). A bucket's key store is
     a reference to rows of its own, each key name's versions pickled apart (``dump_key_versions``),
-    so a snapshot's cost does not grow with the number of objects; ``key_stores`` lists the stores met."""
+    so a snapshot's cost does not grow with the number of objects; ``key_stores`` lists the stores met.
+    A CloudWatch Logs stream is pickled without its events, which are rows of their own too
+    (``log_events``); ``log_streams`` lists the streams met."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.key_stores: list[_VersionedKeyStore] = []
+        self.log_streams: list[LogStream] = []
 
     def reducer_override(self, obj):
+        if type(obj) is LogStream:
+            self.log_streams.append(obj)
+            return log_events.reduce_stream(obj)
         if isinstance(obj, FakeKey):
             return s3_bodies.restore_key, (type(obj), s3_bodies.key_state(obj))
         if type(obj) is _VersionedKeyStore:
@@ -117,12 +124,12 @@ class _BackendPickler(pickle.Pickler):
         return NotImplemented
 
 
-def dump_backends(value) -> tuple[bytes, list[_VersionedKeyStore]]:
-    """The snapshot's bytes, and the S3 key stores it refers to (their rows are saved apart)."""
+def dump_backends(value) -> tuple[bytes, list[_VersionedKeyStore], list[LogStream]]:
+    """The snapshot's bytes, and the S3 key stores and log streams it refers to (their rows are saved apart)."""
     buffer = io.BytesIO()
     pickler = _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dump(value)
-    return buffer.getvalue(), pickler.key_stores
+    return buffer.getvalue(), pickler.key_stores, pickler.log_streams
 
 
 def dump_backend(value) -> bytes:
@@ -135,10 +142,12 @@ def dump_key_versions(versions: list) -> bytes:
 
 
 @contextlib.contextmanager
-def key_rows(rows_of):
-    """Restore snapshots with ``rows_of(store_id) -> [(name, versions)]`` answering for key stores."""
-    _KEY_ROWS[:] = [rows_of]
+def rows_at_hand(key_rows_of, log_rows_of):
+    """Restore snapshots with ``key_rows_of(store_id) -> [(name, versions)]`` answering for key stores
+    and ``log_rows_of(stream_id) -> [batch]`` for log streams."""
+    _KEY_ROWS[:] = [key_rows_of]
     try:
-        yield
+        with log_events.rows_at_hand(log_rows_of):
+            yield
     finally:
         _KEY_ROWS.clear()
