@@ -122,6 +122,35 @@ class Lifecycle:
         wait_until(f"project {name} to be created", created_or_failed, timeout)
         return Project(name, created["ProjectId"], asked)
 
+    def create_project_from_template(
+        self, name: str, template_url: str, parameters: dict[str, str] | None = None, timeout: float = 120
+    ) -> Project:
+        """What SageMaker does with an S3 project template (TemplateProviders) instead of a product."""
+        sagemaker = self.client("sagemaker")
+        asked = time.time()
+        created = sagemaker.create_project(
+            ProjectName=name,
+            ProjectDescription="created by the localcloud lifecycle from an S3 template",
+            TemplateProviders=[
+                {
+                    "CfnTemplateProvider": {
+                        "TemplateName": "mlops",
+                        "TemplateURL": template_url,
+                        "Parameters": [{"Key": k, "Value": v} for k, v in (parameters or {}).items()],
+                    }
+                }
+            ],
+        )
+
+        def created_or_failed():
+            described = sagemaker.describe_project(ProjectName=name)
+            if described["ProjectStatus"] == "CreateFailed":
+                raise LifecycleError(f"project {name} failed to create: {_reason(described)}")
+            return described["ProjectStatus"] == "CreateCompleted"
+
+        wait_until(f"project {name} to be created", created_or_failed, timeout)
+        return Project(name, created["ProjectId"], asked)
+
     def update_project(
         self,
         name: str,

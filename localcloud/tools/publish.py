@@ -117,6 +117,41 @@ def publish(
     return result
 
 
+@dataclass
+class PublishedTemplate:
+    """An S3 project template in the local cloud: what CreateProject's TemplateProviders names."""
+
+    url: str
+    parameters: dict[str, str]
+
+
+def publish_project_template(
+    template_dir: Path, endpoint_url: str, bucket: str, region: str = DEFAULT_REGION, state: Path | None = None
+) -> PublishedTemplate:
+    """Upload ``dist/project-template`` (``make synth``): its assets under their keys and ``template.json``,
+    tagged ``sagemaker:studio-visibility=true`` as Studio lists S3 templates, to ``bucket``."""
+    from service_catalog import publish as portfolio_publish
+
+    manifest_path = template_dir / "assets.json"
+    if not manifest_path.is_file():
+        raise PublishError(f"{manifest_path} is missing: run `make synth` first")
+    manifest = json.loads(manifest_path.read_text())
+    s3 = config.client(endpoint_url, "s3", region, state)
+    portfolio_publish.ensure_bucket(s3, bucket, region, create=True)
+    for key in manifest["assets"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=(template_dir / "assets" / key).read_bytes())
+    key = f"project-template/{manifest['template']}"
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=(template_dir / manifest["template"]).read_bytes(),
+        Tagging="sagemaker:studio-visibility=true",
+    )
+    return PublishedTemplate(
+        url=f"https://{bucket}.s3.{region}.amazonaws.com/{key}", parameters={manifest["bucketParameter"]: bucket}
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud.tools.publish", description=__doc__.split("\n")[0])
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))

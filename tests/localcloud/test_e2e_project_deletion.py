@@ -1,77 +1,33 @@
 """End to end on the local cloud: deleting a project that has a model in production cleans up.
 
-The project here is its own (deleting the lifecycle tests' project would take it from under them);
-its model is trained here and registered directly, so that only ModelDeploy has to run.
+The project here is its own (deleting the lifecycle tests' project would take it from under them),
+made from the S3 project template that `make synth` exports (CreateProject with TemplateProviders),
+where the lifecycle tests' project is made from the Service Catalog product; its model is the one the
+ModelBuild run that creating the project started registers.
 """
 
 from __future__ import annotations
 
-import io
-import shutil
-import tarfile
 import time
-from pathlib import Path
 
-import joblib
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from localcloud.tools.lifecycle import Lifecycle
-from localcloud.tools.publish import publish
-
-REPO = Path(__file__).resolve().parents[2]
-INFERENCE_SCRIPT = REPO / "modelbuild" / "pipelines" / "scripts" / "training" / "inference.py"
-DATA = REPO / "modelbuild" / "data" / "breast_cancer.csv"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+from localcloud.tools.publish import publish_project_template
 
 
 @pytest.fixture(scope="module")
-def life(cloud, cdk_out):
-    publish(cdk_out, cloud.url, state=cloud.state.root)
+def life(cloud):
     return Lifecycle(cloud.client)
 
 
-def _register_good_package(cloud, project, folder: Path) -> str:
-    """A package as ModelBuild registers it: model.tar.gz with code/inference.py, a test split, a threshold."""
-    data = pd.read_csv(DATA)
-    model = LogisticRegression(max_iter=5000).fit(data.drop(columns="target").to_numpy(), data["target"])
-    (folder / "code").mkdir()
-    joblib.dump(model, folder / "model.joblib")
-    shutil.copy(INFERENCE_SCRIPT, folder / "code" / "inference.py")
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        tar.add(folder / "model.joblib", arcname="model.joblib")
-        tar.add(folder / "code" / "inference.py", arcname="code/inference.py")
-    s3 = cloud.client("s3")
-    s3.put_object(Bucket=project.bucket, Key="models/model.tar.gz", Body=archive.getvalue())
-    s3.put_object(Bucket=project.bucket, Key="test/test.csv", Body=DATA.read_bytes())
-    return cloud.client("sagemaker").create_model_package(
-        ModelPackageGroupName=project.group,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [
-                {
-                    "Image": IMAGE,
-                    "ModelDataUrl": f"s3://{project.bucket}/models/model.tar.gz",
-                    "Environment": SERVING_ENV,
-                }
-            ],
-            "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["application/json"],
-        },
-        CustomerMetadataProperties={
-            "TestDataS3Uri": f"s3://{project.bucket}/test/test.csv",
-            "TargetColumn": "target",
-            "AccuracyThreshold": "0.9",
-        },
-    )["ModelPackageArn"]
-
-
-def test_deleting_the_project_removes_endpoints_stacks_and_the_bucket(cloud, life, tmp_path):
-    project = life.create_project("e2e-delete")
-    package = _register_good_package(cloud, project, tmp_path)
+def test_deleting_the_project_removes_endpoints_stacks_and_the_bucket(cloud, life, synth_result):
+    template = publish_project_template(
+        synth_result.project_template.parent, cloud.url, "e2e-templates", state=cloud.state.root
+    )
+    project = life.create_project_from_template("e2e-delete", template.url, template.parameters)
+    life.wait_for_execution(project.modelbuild_pipeline, project.created, timeout=300)
+    package = life.wait_for_package(project.group, project.created, timeout=30)["ModelPackageArn"]
     approved = time.time()
     life.approve_package(package)
     life.wait_for_execution(project.modeldeploy_pipeline, approved, timeout=300, until_stage="ApproveDeployment")
@@ -89,3 +45,5 @@ def test_deleting_the_project_removes_endpoints_stacks_and_the_bucket(cloud, lif
     assert project.bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}, "emptied, then deleted"
     stacks = cloudformation.list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])
     assert not [s for s in stacks["StackSummaries"] if project.name in s["StackName"]]
+    deleted = cloudformation.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
+    assert f"SageMaker-{project.name}-{project.project_id}" in {s["StackName"] for s in deleted}
