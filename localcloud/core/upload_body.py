@@ -221,6 +221,11 @@ class Received:
 def receive(source: BinaryIO, folder: Path, headers: dict[str, str], signed: Signed | None, limit: int) -> Received:
     """Copy the body from ``source`` to a new file in ``folder``, checking it; the file is removed if refused."""
     declared = (signed.payload if signed else None) or "UNSIGNED-PAYLOAD"
+    for name in ("content-length", "x-amz-decoded-content-length"):
+        if headers.get(name, "").isdigit() and int(headers[name]) > limit:  # refused before a byte is read
+            raise BodyRefused(
+                "EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size of {limit} bytes", 413
+            )
     chunked = declared.startswith("STREAMING-") or "aws-chunked" in headers.get("content-encoding", "")
     if declared.startswith("STREAMING-") and declared not in (*SIGNED_CHUNKS, UNSIGNED_CHUNKS):
         raise BodyRefused("InvalidArgument", f"x-amz-content-sha256 {declared!r} is not a payload encoding S3 takes")
@@ -250,7 +255,9 @@ def receive(source: BinaryIO, folder: Path, headers: dict[str, str], signed: Sig
                     size += len(piece)
                     if size > limit:
                         raise BodyRefused(
-                            "EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size of {limit} bytes"
+                            "EntityTooLarge",
+                            f"Your proposed upload exceeds the maximum allowed size of {limit} bytes",
+                            413,
                         )
                     handle.write(piece)
                     md5.update(piece)

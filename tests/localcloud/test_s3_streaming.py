@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import io
 import os
+import socket
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -278,3 +279,14 @@ def test_an_unsigned_chunked_body_with_a_checksum_trailer_as_the_aws_cli_sends_i
         status, data = _send(cloud, "PUT", path, sent, body)
         assert status == expected, data
     assert s3.get_object(Bucket=BUCKET, Key="unsigned-trailer/good.bin")["Body"].read() == whole
+
+
+def test_an_upload_past_s3s_largest_put_is_refused_before_its_body_is_read(cloud):
+    path = f"/{BUCKET}/refused/huge.bin"
+    headers = signed_headers(cloud, "PUT", path, b"")
+    headers["Content-Length"] = str(5 * 1024**3 + 1)
+    with socket.create_connection(("127.0.0.1", cloud.port), timeout=10) as connection:
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        connection.sendall(f"PUT {path} HTTP/1.1\r\n{head}\r\n".encode() + b"x" * 1024)
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413") and b"EntityTooLarge" in answer

@@ -236,12 +236,14 @@ def remove_unreferenced(referenced: set[str] | None = None) -> int:
 
 
 class LazyBody:
-    """A stored body as GetObject hands it out: its length, a slice read from the file(s) (what a Range
-    request takes), or chunks as the response is sent, never the whole object in memory."""
+    """A stored body as GetObject hands it out: its length, a slice of it (what a Range request takes,
+    itself lazy), or chunks as the response is sent, never the whole object (or range) in memory."""
 
-    def __init__(self, pieces: list[tuple[Path, int]]):
+    def __init__(self, pieces: list[tuple[Path, int]], start: int = 0, stop: int | None = None):
         self.pieces = pieces
-        self.size = sum(size for _, size in pieces)
+        total = sum(size for _, size in pieces)
+        self.start, self.stop = start, total if stop is None else stop
+        self.size = self.stop - self.start
 
     def __len__(self) -> int:
         return self.size
@@ -249,17 +251,27 @@ class LazyBody:
     def __bool__(self) -> bool:
         return self.size > 0
 
-    def __getitem__(self, item: slice) -> bytes:
+    def __getitem__(self, item: slice) -> LazyBody:
         if not isinstance(item, slice) or item.step not in (None, 1):
             raise TypeError("a stored body is read by contiguous slices only")
         start, stop, _ = item.indices(self.size)
-        return read_range(self.pieces, start, max(start, stop))
+        return LazyBody(self.pieces, self.start + start, self.start + max(start, stop))
+
+    def __bytes__(self) -> bytes:
+        return read_range(self.pieces, self.start, self.stop)
 
     def __iter__(self):
-        for path, _ in self.pieces:
-            with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    yield chunk
+        offset = 0
+        for path, size in self.pieces:
+            begin, end = max(self.start, offset), min(self.stop, offset + size)
+            if begin < end:
+                with open(path, "rb") as handle:
+                    handle.seek(begin - offset)
+                    left = end - begin
+                    while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+                        left -= len(chunk)
+                        yield chunk
+            offset += size
 
 
 _SERVING = threading.local()
