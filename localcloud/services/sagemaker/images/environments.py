@@ -2,10 +2,11 @@
 
 Each image version gets a virtual environment of its Python with its libraries, under
 ``LOCALCLOUD_IMAGES_DIR`` (default ``$XDG_CACHE_HOME/localcloud/images``, else
-``~/.cache/localcloud/images``). It is built with the image Python's own pip, from the package
-indexes the host's pip configuration names, into a temporary folder that is renamed into place only
-once everything installed; ``localcloud-image.json`` in it records what was asked for and what pip
-installed. A lock file per image makes concurrent first uses build once: the others wait and use it.
+``~/.cache/localcloud/images``). It is built with uv, or else the image Python's own pip
+(installer.py), from the package indexes the host's pip configuration names, into a temporary
+folder that is renamed into place only once everything installed; ``localcloud-image.json`` in it
+records what was asked for and what was installed. A lock file per image makes concurrent first
+uses build once: the others wait and use it.
 
 Besides the image's libraries, the environment holds, in a folder of its own that only model
 servers put on their path (``SERVER_PACKAGES``), what the local cloud's model server needs beyond
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcloud.services.sagemaker.images import interpreters
+from localcloud.services.sagemaker.images import installer, interpreters
 from localcloud.services.sagemaker.images.table import FrameworkImage
 
 CACHE_VARIABLE = "LOCALCLOUD_IMAGES_DIR"
@@ -143,17 +144,16 @@ def _build(image: FrameworkImage, root: Path, on_line: Callable[[str], None]) ->
     final = root / image.key
     try:
         say(f"building its environment (Python {image.python}: {interpreter}) in {final}")
-        _run([str(interpreter), "-m", "venv", str(building)], say, image)
+        _run([str(interpreter), "-m", "venv", str(building)], {}, say, image)
         python = building / "bin" / "python3"
         base_prefix = _ask(python, "import sys; print(sys.base_prefix)")
-        pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input"]
         if image.libraries:
             say(f"installing {' '.join(image.libraries)}")
-            _run([*pip, "install", "--progress-bar", "off", *image.libraries], say, image)
+            _run(*installer.install_command(python, list(image.libraries)), say, image)
         say(f"installing the model server's own packages ({' '.join(SERVER_REQUIREMENTS)}) in {SERVER_PACKAGES}/")
         target = building / SERVER_PACKAGES
-        _run([*pip, "install", "--progress-bar", "off", "--target", str(target), *SERVER_REQUIREMENTS], say, image)
-        installed = _ask(python, "", argv=[*pip, "freeze", "--all"]).splitlines()
+        _run(*installer.install_command(python, list(SERVER_REQUIREMENTS), target=target), say, image)
+        installed = _ask(python, "", argv=[str(python), "-m", "pip", "freeze", "--all"]).splitlines()
         _relocate(building, final)
         manifest = {
             "format": FORMAT,
@@ -180,8 +180,15 @@ def _build(image: FrameworkImage, root: Path, on_line: Callable[[str], None]) ->
     return built
 
 
-def _run(argv: list[str], say: Callable[[str], None], image: FrameworkImage) -> None:
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+def _run(argv: list[str], environment: dict[str, str], say: Callable[[str], None], image: FrameworkImage) -> None:
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **environment},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     said: list[str] = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -195,7 +202,9 @@ def _run(argv: list[str], say: Callable[[str], None], image: FrameworkImage) -> 
         process.kill()
         code = -1
     if code != 0:
-        errors = [line.strip() for line in said if line.lstrip().startswith("ERROR:")]
+        first = next((i for i, line in enumerate(said) if line.lstrip().lower().startswith("error:")), None)
+        # pip says it on ERROR: lines; uv on an error: line and the lines that explain it
+        errors = [line.strip(" ╰─▶│") for line in said[first : first + 4]] if first is not None else []
         detail = " ".join(errors) or (said[-1] if said else f"exit code {code}")
         raise ImageUnavailable(
             f"the environment of the scikit-learn {image.version} image is not built and building it failed "
