@@ -228,11 +228,14 @@ def test_a_starting_server_loads_at_a_lower_priority_and_serves_at_the_normal_on
     make_config(sm, "slow-loading", f"s3://{BUCKET}/slow-loading/model.tar.gz")
     sm.create_endpoint(EndpointName="slow-loading", EndpointConfigName="slow-loading")
     base = os.getpriority(os.PRIO_PROCESS, 0)  # the local cloud runs in this process
+    nicer = min(19, base + 10)
     deadline, loading = time.monotonic() + 60, []
-    while not loading and time.monotonic() < deadline:
+    # the server is reniced just after it is spawned: wait for that, while its model is still loading
+    while set(loading) != {nicer} and time.monotonic() < deadline:
         loading = [_niceness(pid) for pid in _server_processes(cloud, "slow-loading")]
         time.sleep(0.05)
-    assert loading and set(loading) == {min(19, base + 10)}, "loading runs nicer than the local cloud"
+    assert sm.describe_endpoint(EndpointName="slow-loading")["EndpointStatus"] == "Creating", "still loading"
+    assert loading and set(loading) == {nicer}, "loading runs nicer than the local cloud"
     assert wait_status(sm, "slow-loading")["EndpointStatus"] == "InService"
     serving = [_niceness(pid) for pid in _server_processes(cloud, "slow-loading")]
     assert serving and set(serving) == {base}, "once it answered its ping it serves at the normal priority"
