@@ -45,11 +45,12 @@ def project(life):
 
 @pytest.fixture(scope="module")
 def first(cloud, life, project):
-    """The pipeline's own model, promoted to production (which creates the prod endpoint)."""
-    committed = time.time()
-    life.push_change(project.modelbuild_repo, lambda work: (work / "NOTES.md").write_text("train\n"), "Train")
-    life.wait_for_execution(project.modelbuild_pipeline, committed, timeout=300)
-    package = life.wait_for_package(project.group, committed, timeout=30)["ModelPackageArn"]
+    """The model of ModelBuild's first run (started by the project's creation), promoted to production
+    (which creates the prod endpoint) once ModelDeploy's first run has stopped for want of it."""
+    first_deploy = life.creation_run(project.modeldeploy_pipeline)
+    life.wait_for_run_end(project.modeldeploy_pipeline, first_deploy["pipelineExecutionId"], 300)
+    life.wait_for_execution(project.modelbuild_pipeline, project.created, timeout=300)
+    package = life.wait_for_package(project.group, project.created, timeout=30)["ModelPackageArn"]
     promote(cloud, life, project, package)
     life.wait_for_execution(project.modeldeploy_pipeline, package_approved[package], timeout=300)
     return package
