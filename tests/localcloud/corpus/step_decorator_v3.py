@@ -152,4 +152,3 @@ def get_pipeline(session: PipelineSession, bucket: str) -> Pipeline:
         steps=[gate],
         sagemaker_session=session,
     )
-
