@@ -9,6 +9,7 @@ SERVICE_MODULES = [
     "localcloud.services.iam.simulation",
     "localcloud.services.events.delivery",
     "localcloud.services.events.scheduler",
+    "localcloud.services.s3.notifications",
     "localcloud.services.cloudformation",
     "localcloud.services.codebuild",
     "localcloud.services.codepipeline",
