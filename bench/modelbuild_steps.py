@@ -2,8 +2,10 @@
 
 Lays out a temporary stand-in for SageMaker's /opt/ml tree, then runs preprocess, train and
 evaluate exactly as their jobs would (script arguments / SM_* variables pointing into it),
-packing model.tar.gz between train and evaluate as the training job's upload does. Prints each
-step's wall time and the total, and fails if a step fails or the model misses the threshold.
+packing model.tar.gz between train and evaluate as the training job's upload does. The scripts
+run on the Python and libraries of the scikit-learn image the pipeline names, as its jobs do, so
+that a comparison with the pipeline measures the local cloud, not two library versions. Prints
+each step's wall time and the total, and fails if a step fails or the model misses the threshold.
 
     python bench/modelbuild_steps.py [--repeat 3]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +30,20 @@ DATASET = MODELBUILD / "data" / "breast_cancer.csv"
 ACCURACY_THRESHOLD = 0.9
 
 
-def run(name: str, argv: list[str], env: dict | None = None) -> float:
+def image_python() -> Path:
+    """The python3 of the seed image's environment (built first if need be), which the jobs run on."""
+    sys.path.insert(0, str(MODELBUILD.parent))
+    from localcloud.services.sagemaker.images import environments, table
+
+    version = re.search(r'SKLEARN_FRAMEWORK_VERSION = "([^"]+)"', (MODELBUILD / "pipelines" / "images.py").read_text())
+    return environments.prepare(table.IMAGES[version.group(1)], lambda line: print(line, file=sys.stderr)).python
+
+
+def run(name: str, argv: list[str], env: dict | None = None, python: Path | None = None) -> float:
     """Run one step script in a fresh interpreter; return its wall time in seconds."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, *argv],
+        [str(python or sys.executable), *argv],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -50,12 +62,13 @@ def pack_model(model_dir: Path, archive: Path) -> None:
             tar.add(item, arcname=item.name)
 
 
-def run_once(root: Path) -> tuple[dict[str, float], float]:
-    """One pass of the three steps under root; returns per-step times and the test accuracy."""
+def run_once(root: Path, dataset: Path = DATASET, python: Path | None = None) -> tuple[dict[str, float], float]:
+    """One pass of the three steps under root on ``dataset``; returns per-step times and the test accuracy."""
+    python = python or image_python()
     processing = root / "processing"
     data_dir = processing / "input" / "data"
     data_dir.mkdir(parents=True)
-    shutil.copy(DATASET, data_dir)
+    shutil.copy(dataset, data_dir)
     times = {}
     times["preprocess"] = run(
         "preprocess",
@@ -68,6 +81,7 @@ def run_once(root: Path) -> tuple[dict[str, float], float]:
             "--message-file",
             str(root / "output" / "message"),
         ],
+        python=python,
     )
     times["train"] = run(
         "train",
@@ -85,6 +99,7 @@ def run_once(root: Path) -> tuple[dict[str, float], float]:
             "SM_CHANNEL_VALIDATION": str(processing / "validation"),
             "SM_MODEL_DIR": str(root / "model"),
         },
+        python=python,
     )
     pack_model(root / "model", processing / "model" / "model.tar.gz")
     times["evaluate"] = run(
@@ -104,6 +119,7 @@ def run_once(root: Path) -> tuple[dict[str, float], float]:
             "--message-file",
             str(root / "output" / "message"),
         ],
+        python=python,
     )
     report = json.loads((processing / "evaluation" / "evaluation.json").read_text())
     return times, report["binary_classification_metrics"]["accuracy"]["value"]
@@ -118,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
 
     best: dict[str, float] = {}
     accuracy = 0.0
+    python = image_python()
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="opt_ml_") as root:
-            times, accuracy = run_once(Path(root))
+            times, accuracy = run_once(Path(root), python=python)
         for step, seconds in times.items():
             best[step] = min(seconds, best.get(step, float("inf")))
 
