@@ -90,6 +90,7 @@ bench: install
 	$(PY) bench/e2e.py
 	$(PY) bench/state_scale.py
 	$(PY) bench/deploy_under_load.py
+	$(PY) bench/data_arrival.py
 
 clean:
 	rm -rf cdk.out dist .localcloud
