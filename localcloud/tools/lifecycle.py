@@ -310,28 +310,33 @@ class Lifecycle:
         )["events"]
         return [e["message"] for e in events]
 
-    def answer_approval(self, pipeline: str, stage: str, approve: bool = True) -> None:
+    def answer_approval(self, pipeline: str, stage: str, approve: bool = True, timeout: float = 30) -> None:
+        """Answer the manual approval waiting in ``stage``; waits for its token, which the stage gets a
+        moment after it starts."""
         codepipeline = self.client("codepipeline")
-        for stage_state in codepipeline.get_pipeline_state(name=pipeline)["stageStates"]:
-            if stage_state["stageName"] != stage:
-                continue
-            for action in stage_state.get("actionStates", []):
-                token = action.get("latestExecution", {}).get("token")
-                if token:
-                    codepipeline.put_approval_result(
-                        pipelineName=pipeline,
-                        stageName=stage,
-                        actionName=action["actionName"],
-                        token=token,
-                        result={
-                            "status": "Approved" if approve else "Rejected",
-                            "summary": "answered by the localcloud lifecycle",
-                        },
-                    )
-                    return
-        raise LifecycleError(f"{pipeline} has no approval waiting in stage {stage}")
 
-    # registry and endpoints -------------------------------------------------------------
+        def waiting_approval():
+            for stage_state in codepipeline.get_pipeline_state(name=pipeline)["stageStates"]:
+                if stage_state["stageName"] != stage:
+                    continue
+                for action in stage_state.get("actionStates", []):
+                    token = action.get("latestExecution", {}).get("token")
+                    if token:
+                        return action["actionName"], token
+            return None
+
+        try:
+            action_name, token = wait_until(f"an approval in {pipeline} {stage}", waiting_approval, timeout)
+        except LifecycleError:
+            raise LifecycleError(f"{pipeline} has no approval waiting in stage {stage}") from None
+        codepipeline.put_approval_result(
+            pipelineName=pipeline,
+            stageName=stage,
+            actionName=action_name,
+            token=token,
+            result={"status": "Approved" if approve else "Rejected", "summary": "answered by the localcloud lifecycle"},
+        )
+
     def wait_for_package(self, group: str, after: float, timeout: float) -> dict:
         sagemaker = self.client("sagemaker")
 
