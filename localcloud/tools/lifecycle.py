@@ -113,14 +113,7 @@ class Lifecycle:
             },
         )
 
-        def created_or_failed():
-            described = sagemaker.describe_project(ProjectName=name)
-            if described["ProjectStatus"] == "CreateFailed":
-                raise LifecycleError(f"project {name} failed to create: {described.get('FailureReason', '?')}")
-            return described["ProjectStatus"] == "CreateCompleted"
-
-        wait_until(f"project {name} to be created", created_or_failed, timeout)
-        return Project(name, created["ProjectId"], asked)
+        return self._created(name, created["ProjectId"], asked, timeout)
 
     def create_project_from_template(
         self, name: str, template_url: str, parameters: dict[str, str] | None = None, timeout: float = 120
@@ -142,6 +135,12 @@ class Lifecycle:
             ],
         )
 
+        return self._created(name, created["ProjectId"], asked, timeout)
+
+    def _created(self, name: str, project_id: str, asked: float, timeout: float) -> Project:
+        """Wait for a project asked for at ``asked`` to be created, whichever route made it."""
+        sagemaker = self.client("sagemaker")
+
         def created_or_failed():
             described = sagemaker.describe_project(ProjectName=name)
             if described["ProjectStatus"] == "CreateFailed":
@@ -149,7 +148,7 @@ class Lifecycle:
             return described["ProjectStatus"] == "CreateCompleted"
 
         wait_until(f"project {name} to be created", created_or_failed, timeout)
-        return Project(name, created["ProjectId"], asked)
+        return Project(name, project_id, asked)
 
     def update_project(
         self,

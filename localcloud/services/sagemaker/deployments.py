@@ -165,12 +165,19 @@ class BlueGreenDeployment:
         except Superseded:
             self._remove_green()
         except RolledBack as rolled_back:
-            self._roll_back(str(rolled_back))
+            self._undo(str(rolled_back))
         except DeploymentError as error:
-            self._roll_back(
-                f"Update to endpoint configuration {self.config_name} failed and was rolled back; "
-                f"the endpoint still serves {self.blue.config_name}: {error}"
-            )
+            self._undo(self._failed_reason(error))
+
+    def _failed_reason(self, error: DeploymentError) -> str:
+        return (
+            f"Update to endpoint configuration {self.config_name} failed and was rolled back; "
+            f"the endpoint still serves {self.blue.config_name}: {error}"
+        )
+
+    def _undo(self, reason: str) -> None:
+        """Traffic back on the old fleet, the endpoint InService on it with ``reason``."""
+        self._roll_back(reason)
 
     def _deploy(self) -> None:
         specs, data_capture, totals = self.host.resolve(self.backend, self.config_name)

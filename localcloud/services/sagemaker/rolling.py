@@ -27,18 +27,14 @@ class RollingDeployment(BlueGreenDeployment):
     It shares the blue/green deployment's guard (alarms, timeout, being superseded) and what it
     publishes; only the steps differ."""
 
-    def run(self) -> None:
-        try:
-            self._deploy()
-        except Superseded:
-            self._remove_green()
-        except RolledBack as rolled_back:
-            self._roll_back_in_batches(str(rolled_back))
-        except DeploymentError as error:
-            self._roll_back_in_batches(
-                f"Rolling update to endpoint configuration {self.config_name} failed and was rolled back; "
-                f"the endpoint serves {self.blue.config_name}: {error}"
-            )
+    def _failed_reason(self, error: DeploymentError) -> str:
+        return (
+            f"Rolling update to endpoint configuration {self.config_name} failed and was rolled back; "
+            f"the endpoint serves {self.blue.config_name}: {error}"
+        )
+
+    def _undo(self, reason: str) -> None:
+        self._roll_back_in_batches(reason)
 
     # the steps ------------------------------------------------------------------------------
     def _deploy(self) -> None:
