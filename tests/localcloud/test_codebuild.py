@@ -241,6 +241,24 @@ def test_failing_command_fails_the_build_naming_command_exit_code_and_output(clo
     assert "post_build succeeding=0" in lines
 
 
+def test_a_continued_phase_failure_keeps_the_build_in_progress_until_it_ends(cloud, aws):
+    """CodeBuild reports FAILED only once the build is over: the phases after a continued failure still run."""
+    codebuild = aws("codebuild")
+    spec = (
+        "version: 0.2\nphases:\n  install:\n    on-failure: CONTINUE\n    commands:\n      - 'false'\n"
+        "  build:\n    commands:\n      - sleep 1.5\n"
+    )
+    create_project(codebuild, "continued", buildspec=spec)
+    build_id = codebuild.start_build(projectName="continued")["build"]["id"]
+    deadline = time.monotonic() + 30
+    while "BUILD" not in phases(codebuild.batch_get_builds(ids=[build_id])["builds"][0]):
+        assert time.monotonic() < deadline, "the build phase never started"
+        time.sleep(0.05)
+    during = codebuild.batch_get_builds(ids=[build_id])["builds"][0]
+    assert during["buildStatus"] == "IN_PROGRESS", "the build phase is still running"
+    assert wait_build(codebuild, build_id)["buildStatus"] == "FAILED"
+
+
 def test_install_failure_skips_later_phases_unless_continue(cloud, aws):
     codebuild = aws("codebuild")
     abort = (

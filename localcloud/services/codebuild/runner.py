@@ -62,6 +62,7 @@ class Build:
         self._last_ship = time.monotonic()
         self._process: subprocess.Popen | None = None
         self._stop_reason: str | None = None
+        self._phase_failed = False  # the build fails once it ends: it stays IN_PROGRESS until then, as on AWS
         self._failed_command: dict[str, Any] | None = None
         self.spec: buildspec.Buildspec | None = None
         self.lock = threading.RLock()
@@ -155,6 +156,8 @@ class Build:
             self.log(f"[Container] local cloud error: {error!r}")
             self._fail_current("CLIENT_ERROR", f"local cloud error: {error}")
             self.record["buildStatus"] = "FAULT"
+        if self._phase_failed and self.record["buildStatus"] == "IN_PROGRESS":
+            self.record["buildStatus"] = "FAILED"
         if self._stop_reason and self.record["buildStatus"] == "IN_PROGRESS":
             self.record["buildStatus"] = self._stop_reason
         with self.lock:
@@ -199,7 +202,7 @@ class Build:
         if self._stop_reason:
             return
         self.record["exportedEnvironmentVariables"] = [{"name": k, "value": v} for k, v in exported.items()]
-        succeeded = self.record["buildStatus"] == "IN_PROGRESS"
+        succeeded = not self._phase_failed and self.record["buildStatus"] == "IN_PROGRESS"
         if succeeded:
             self._phase("UPLOAD_ARTIFACTS")
             self._upload_artifacts(spec, src)
@@ -350,7 +353,7 @@ class Build:
                 self._end_current("SUCCEEDED")
                 self.save(self.record)
             return
-        self.record["buildStatus"] = "FAILED"
+        self._phase_failed = True
         failed = self._failed_command or {"index": None, "code": code}
         command = self._command_text(phase, failed.get("index"))
         message = f"Error while executing command: {command}. Reason: exit status {failed['code']}"
