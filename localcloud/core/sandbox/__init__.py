@@ -167,9 +167,14 @@ def spawn(
     read_only: Sequence[Path] = (),
     writable: Mapping[str, Path] | None = None,
     runtime: Runtime | None = None,
+    niceness: int = 0,
     **popen,
 ) -> subprocess.Popen:
-    """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folders become the program's."""
+    """Start ``argv`` in the sandbox (``popen``: Popen's output options); the folders become the program's.
+
+    ``niceness``: steps nicer than this process that the sandbox runs from its first instruction, so
+    everything it forks inherits it (a renice after the start races with those forks).
+    """
     uid, gid = identity.ids()
     identity.hand_over(Path(ml_dir), uid, gid)
     for folder in (writable or {}).values():
@@ -188,6 +193,8 @@ def spawn(
         writable=writable,
         runtime=runtime,
     )
+    if niceness:
+        args = ["nice", "-n", str(niceness), *args]
     if outside is None:
         return subprocess.Popen(args, **popen)
     try:
@@ -246,6 +253,7 @@ def start(
     package: bool = False,
     read_only: Sequence[Path] = (),
     runtime: Runtime | None = None,
+    niceness: int = 0,
 ) -> subprocess.Popen:
     """Start a long-running program (a model server) with its output going to ``log_path``."""
     with open(log_path, "ab") as log:  # the child keeps its own copy
@@ -258,6 +266,7 @@ def start(
             package=package,
             read_only=read_only,
             runtime=runtime,
+            niceness=niceness,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -181,8 +181,11 @@ class InstanceFactory:
         environment = workers_per_instance(environment, instances_in_variant)
         # the model's own environment wins; the session stands in for the execution role's
         environment = {**self.cloud.session_environment(), **environment}
-        server = fleet.start(variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image)
-        startup_priority.starting(server.process.pid)  # loading must not slow down the servers that serve
+        # loading must not slow down the servers that serve
+        niceness = startup_priority.starting_niceness()
+        server = fleet.start(
+            variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image, niceness
+        )
         self.logs.follow(key, spec.variant_name, variant / "server.log")
         return Instance(server, instance_id)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 
 STARTING_NICENESS = 10
-MAX_NICENESS = 19
 
 
 def _children() -> dict[int, list[int]]:
@@ -55,10 +54,10 @@ def _set(pid: int, niceness: int) -> None:
             pass  # gone, or not ours to change
 
 
-def starting(pid: int) -> None:
-    """The server ``pid`` (and what it started) loads at the lower priority."""
-    if can_restore():
-        _set(pid, min(MAX_NICENESS, os.getpriority(os.PRIO_PROCESS, 0) + STARTING_NICENESS))
+def starting_niceness() -> int:
+    """How many steps nicer than the local cloud a starting server runs (it is started so: a renice
+    after the start missed the processes the sandbox forked meanwhile, which then loaded at full priority)."""
+    return STARTING_NICENESS if can_restore() else 0
 
 
 def serving(pid: int) -> None:

@@ -217,13 +217,20 @@ def image_environment(image: str, log_path: Path) -> images.ImageEnvironment:
 
 
 def start(
-    folder: Path, variant: str, environment: dict[str, str], records: Path, isolated: bool = False, image: str = ""
+    folder: Path,
+    variant: str,
+    environment: dict[str, str],
+    records: Path,
+    isolated: bool = False,
+    image: str = "",
+    niceness: int = 0,
 ) -> ModelServer:
     """Start the model server for the model laid out in ``folder/ml`` (mounted at /opt/ml), on ``image``'s
     Python and libraries (DeploymentError if the local cloud cannot run it).
 
     ``isolated``: the model's ``EnableNetworkIsolation``, no network at all (the proxy still reaches
-    the workers: their sockets are files of the folder). Its pip (``code/requirements.txt``) has the
+    the workers: their sockets are files of the folder); ``niceness``: how much nicer than the local
+    cloud the server starts (see startup_priority.py). Its pip (``code/requirements.txt``) has the
     host pip's index and certificate settings, as a job's has.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -249,6 +256,7 @@ def start(
             package=True,
             read_only=read_only,
             runtime=runtime,
+            niceness=niceness,
         )
     )
     records.mkdir(parents=True, exist_ok=True)
