@@ -115,10 +115,12 @@ def _check(url: str, state, acked: Acknowledged, every_body: bool = False) -> No
     """Every acknowledged version listed under its key with its ETag; the bytes of those not read back
     since a restart before, of a random sample of the others (all of them with ``every_body``)."""
     s3 = config.client(url, "s3", state=state)
-    listed = s3.list_object_versions(Bucket=BUCKET)
-    versions = {v["VersionId"]: (v["Key"], v["ETag"].strip('"')) for v in listed.get("Versions", [])}
-    markers = [m["VersionId"] for m in listed.get("DeleteMarkers", [])]
-    count = len(listed.get("Versions", []))
+    listed, markers = [], []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):  # 1,000 a page
+        listed += page.get("Versions", [])
+        markers += [m["VersionId"] for m in page.get("DeleteMarkers", [])]
+    versions = {v["VersionId"]: (v["Key"], v["ETag"].strip('"')) for v in listed}
+    count = len(listed)
     assert count == len(versions) and len(markers) == len(set(markers)), "a version appears twice"
     missing = set(acked.versions) - set(versions)
     assert not missing, f"acknowledged versions lost: {sorted(missing)}"
