@@ -45,6 +45,7 @@ ROLE = "arn:aws:iam::123456789012:role/model-execution"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 BUCKET = "deploy-under-load"
+WATCH_SECONDS = 0.05  # how often DescribeEndpoint is asked while a phase is measured
 BAKE = 600  # AWS seconds: the bad canary's WaitIntervalInSeconds, the rollback's time budget
 
 SCRIPT = """
@@ -287,7 +288,7 @@ def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[
             shifting = time.time()
         if statuses and statuses[0] != timeline[-1][1]:
             timeline.append((time.time(), statuses[0]))
-        time.sleep(0.05)
+        time.sleep(WATCH_SECONDS)
     else:
         raise RuntimeError(f"the {kind} deployment to {config_name} did not finish in 300 s")
     ended = time.time()
@@ -299,6 +300,16 @@ def deploy(sm, load: Load, kind: str, config_name: str, wait: int, alarms: list[
     phase.note = f"ends on {described['EndpointConfigName']}"
     phase.timeline = timeline
     return phase
+
+
+def watch_steadily(sm, seconds: float) -> None:
+    """Describe the endpoint as often as ``deploy`` does while it watches a deployment, for ``seconds``:
+    the steady figure is taken under the same watching as the shifts it is compared with (each
+    DescribeEndpoint is work for the local cloud, on the cores that serve the invocations)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sm.describe_endpoint(EndpointName=ENDPOINT)
+        time.sleep(WATCH_SECONDS)
 
 
 def slowest(phase: Phase, count: int = 4) -> str:
@@ -418,7 +429,7 @@ def run(url: str, state: Path, scratch: Path, args) -> int:
     try:
         time.sleep(1.0)  # clients warmed up
         began = time.time()
-        time.sleep(args.steady)
+        watch_steadily(sm, args.steady)
         steady = Phase("steady (v1)", load.between(began, time.time()), args.steady)
         shifts = [
             deploy(sm, load, "ALL_AT_ONCE", "v2", wait=60),
