@@ -230,9 +230,11 @@ def test_missing_destination_bucket_keeps_serving_and_says_why_in_the_log_stream
     answer = json.loads(invoke(aws, name, csv_rows(rows[:1]), "text/csv"))
     assert len(answer["predictions"]) == 1
     writer.flush()
-    events = aws("logs").get_log_events(
-        logGroupName=f"/aws/sagemaker/Endpoints/{name}", logStreamName="AllTraffic/local-1", startFromHead=True
-    )["events"]
+    logs, group = aws("logs"), f"/aws/sagemaker/Endpoints/{name}"
+    [stream] = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="AllTraffic/")["logStreams"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)[
+        "events"
+    ]
     messages = [e["message"] for e in events if "Data capture" in e["message"]]
     assert messages, "the failed capture is not reported in the endpoint's log stream"
     assert "bucket no-such-capture-bucket does not exist" in messages[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 import time
 
@@ -73,6 +74,24 @@ def test_each_instance_is_a_model_server_of_its_own(cloud, aws, two_instances):
 def test_workers_are_shared_out_between_instances(cloud, two_instances):
     expected = max(1, min(len(os.sched_getaffinity(0)), 4) // 2)
     assert [len(sockets) for sockets in _sockets(cloud, two_instances)] == [expected, expected]
+
+
+def test_each_instance_logs_to_a_stream_of_its_own(aws, two_instances):
+    """As on SageMaker: ``<variant>/<instance id>``, one stream per instance, each with its server's output."""
+    logs = aws("logs")
+    group = f"/aws/sagemaker/Endpoints/{two_instances}"
+    deadline, streams = time.monotonic() + 10, {}
+    while time.monotonic() < deadline and (len(streams) < 2 or not all(streams.values())):
+        time.sleep(0.2)
+        names = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
+        streams = {
+            name: [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=name)["events"]]
+            for name in names
+        }
+    assert len(streams) == 2, sorted(streams)
+    assert all(re.fullmatch(r"AllTraffic/i-[0-9a-f]{17}", name) for name in streams), sorted(streams)
+    for name, messages in streams.items():
+        assert any("model server listening" in m for m in messages), (name, messages)
 
 
 def test_scaling_out_and_in_drops_no_request(cloud, aws, two_instances):

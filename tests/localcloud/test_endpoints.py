@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -248,9 +249,15 @@ def test_model_error_carries_the_models_message(local, endpoint):
     assert "expected 30 feature values per row, got 3" in error["Error"]["Message"]
     assert error["OriginalStatusCode"] == 500  # whatever the script raises, as the container answers it
     assert "expected 30 feature values" in error["OriginalMessage"]
-    assert error["LogStreamArn"].endswith(
-        f"log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:AllTraffic/local-1"
-    )
+    group, _, stream = error["LogStreamArn"].partition(":log-group:")[2].partition(":log-stream:")
+    assert group == f"/aws/sagemaker/Endpoints/{endpoint}" and re.fullmatch(r"AllTraffic/i-[0-9a-f]{17}", stream)
+    assert f"stream {stream}" in error["Error"]["Message"]
+    # the stream it names is the answering instance's, and holds the model's traceback
+    logs, deadline, messages = local.client("logs"), time.monotonic() + 10, []
+    while time.monotonic() < deadline and not any("expected 30 feature values" in m for m in messages):
+        time.sleep(0.3)
+        messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]]
+    assert any("expected 30 feature values" in m for m in messages), messages
 
 
 def test_payload_over_six_megabytes_is_refused_before_the_model(local, endpoint):
@@ -280,8 +287,9 @@ def test_model_server_output_reaches_cloudwatch_logs(local, endpoint):
     while time.monotonic() < deadline and not any("listening" in m for m in messages):
         time.sleep(0.3)
         try:
-            events = logs.get_log_events(logGroupName=group, logStreamName="AllTraffic/local-1", startFromHead=True)
-        except ClientError:
+            [stream] = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="AllTraffic/")["logStreams"]
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
+        except (ClientError, ValueError):
             continue
         messages = [e["message"] for e in events["events"]]
     assert any("model server listening on worker-0.sock" in m for m in messages), messages

@@ -491,14 +491,26 @@ class EndpointService:
                 break
         else:
             return responses.model_error(
-                call.region, call.account, name, variant, 503, f"no instance of variant {variant} takes traffic now"
+                call.region,
+                call.account,
+                name,
+                variant,
+                503,
+                f"no instance of variant {variant} takes traffic now",
+                None,
             )
         sent, answer = time.perf_counter(), None
         try:
             answer = instance.upstream.post("/invocations", call.raw, forwarded_headers(call.headers))
         except UpstreamUnavailable as error:
             return responses.model_error(
-                call.region, call.account, name, variant, 500, f"{error} ({instance.server.failure_reason()})"
+                call.region,
+                call.account,
+                name,
+                variant,
+                500,
+                f"{error} ({instance.server.failure_reason()})",
+                instance.instance_id,
             )
         finally:
             pool.release(instance)
@@ -528,7 +540,9 @@ class EndpointService:
                 )
             return responses.success(answer.body, answer.content_type, variant, answer.custom_attributes)
         message = answer.body.decode("utf-8", errors="replace").strip()
-        return responses.model_error(call.region, call.account, name, variant, answer.status, message)
+        return responses.model_error(
+            call.region, call.account, name, variant, answer.status, message, instance.instance_id
+        )
 
 
 def capture_summary(data_capture: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -167,7 +167,7 @@ class InstanceFactory:
 
     def start(self, key: Key, spec: VariantSpec, instances_in_variant: int, region: str) -> Instance:
         """Start one instance of ``spec`` (not yet healthy: ``wait_ready`` next)."""
-        instance_id = f"i-{uuid.uuid4().hex[:12]}"
+        instance_id = f"i-{uuid.uuid4().hex[:17]}"  # EC2's shape, as in SageMaker's log stream names
         try:
             folder = contained(self.root, key[1], key[2], f"{int(time.time())}-{instance_id}", what="endpoint")
             variant = contained(folder, names.VARIANT.check(spec.variant_name), what="variant")
@@ -186,7 +186,7 @@ class InstanceFactory:
         server = fleet.start(
             variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image, niceness
         )
-        self.logs.follow(key, spec.variant_name, variant / "server.log")
+        self.logs.follow(key, spec.variant_name, instance_id, variant / "server.log")
         return Instance(server, instance_id)
 
     def wait_ready(self, instance: Instance, cancelled: Callable[[], bool]) -> None:

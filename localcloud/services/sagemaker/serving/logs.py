@@ -1,8 +1,8 @@
 """Model server output to CloudWatch Logs, as SageMaker ships a container's stdout.
 
 Each server writes to a log file under the state folder; one thread tails the files and appends new
-lines to the log group ``/aws/sagemaker/Endpoints/<endpoint>``, stream ``<variant>/<instance>``, in
-the local cloud's Logs service.
+lines to the log group ``/aws/sagemaker/Endpoints/<endpoint>``, one stream per instance
+(``<variant>/<instance id>``, as SageMaker names them), in the local cloud's Logs service.
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ class LogShipper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def follow(self, key: tuple[str, str, str], variant: str, path: Path) -> None:
+    def follow(self, key: tuple[str, str, str], variant: str, instance_id: str, path: Path) -> None:
         account, region, endpoint_name = key
+        stream = log_stream(variant, instance_id)
         with self._lock:
-            self._followed[path] = _Followed(account, region, log_group(endpoint_name), log_stream(variant), path)
+            self._followed[path] = _Followed(account, region, log_group(endpoint_name), stream, path)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="endpoint-logs", daemon=True)
                 self._thread.start()
@@ -79,11 +80,19 @@ class LogShipper:
         self._put(shipped)
 
     def note(self, key: tuple[str, str, str], variant: str, message: str) -> None:
-        """Append a line from the local cloud itself to a variant's stream (a data capture that cannot
-        be written, for one): where the endpoint's owner already looks."""
+        """Append a line from the local cloud itself to the streams of a variant's instances (a data
+        capture that cannot be written, for one): where the endpoint's owner already looks."""
         account, region, endpoint_name = key
+        group = log_group(endpoint_name)
+        with self._lock:
+            streams = {
+                entry.stream
+                for entry in self._followed.values()
+                if (entry.account, entry.region, entry.group) == (account, region, group)
+                and entry.stream.startswith(f"{variant}/")
+            }
         event = {"timestamp": int(time.time() * 1000), "message": message[:MAX_EVENT_BYTES]}
-        self._put({(account, region, log_group(endpoint_name), log_stream(variant)): [event]})
+        self._put({(account, region, group, stream): [event] for stream in sorted(streams)})
 
     def _put(self, shipped: dict[tuple[str, str, str, str], list[dict]]) -> None:
         if not shipped:

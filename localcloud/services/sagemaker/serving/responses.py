@@ -7,20 +7,20 @@ import json
 from werkzeug.wrappers import Response
 
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-INSTANCE_ID = "local-1"  # one model server per variant: its "instance" in log stream names
 
 
 def log_group(endpoint_name: str) -> str:
     return LOG_GROUP_PREFIX + endpoint_name
 
 
-def log_stream(variant: str) -> str:
-    return f"{variant}/{INSTANCE_ID}"
+def log_stream(variant: str, instance_id: str) -> str:
+    """One stream per instance, as SageMaker names them: ``<variant>/<instance id>``."""
+    return f"{variant}/{instance_id}"
 
 
-def log_stream_arn(region: str, account: str, endpoint_name: str, variant: str) -> str:
+def log_stream_arn(region: str, account: str, endpoint_name: str, variant: str, instance_id: str) -> str:
     group = log_group(endpoint_name)
-    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{log_stream(variant)}"
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{log_stream(variant, instance_id)}"
 
 
 def success(body: bytes, content_type: str, variant: str, custom_attributes: str | None) -> Response:
@@ -30,13 +30,18 @@ def success(body: bytes, content_type: str, variant: str, custom_attributes: str
     return Response(body, status=200, headers=headers, content_type=content_type)
 
 
-def model_error(region: str, account: str, endpoint_name: str, variant: str, status: int, message: str) -> Response:
-    """HTTP 424 ModelError: boto3 raises ``ModelError`` carrying the model's own message."""
+def model_error(
+    region: str, account: str, endpoint_name: str, variant: str, status: int, message: str, instance_id: str | None
+) -> Response:
+    """HTTP 424 ModelError: boto3 raises ``ModelError`` carrying the model's own message and the log
+    stream of the instance that answered (none when no instance took the request)."""
     kind = "client" if 400 <= status < 500 else "server"
-    stream_arn = log_stream_arn(region, account, endpoint_name, variant)
+    where = f"log group {log_group(endpoint_name)}"
+    if instance_id:
+        where += f", stream {log_stream(variant, instance_id)}"
     text = (
-        f'Received {kind} error ({status}) from primary with message "{message}". See log group '
-        f"{log_group(endpoint_name)}, stream {log_stream(variant)} in account {account} for more information."
+        f'Received {kind} error ({status}) from primary with message "{message}". See {where} in account '
+        f"{account} for more information."
     )
     body = {
         "__type": "ModelError",
@@ -44,8 +49,9 @@ def model_error(region: str, account: str, endpoint_name: str, variant: str, sta
         "Message": text,
         "OriginalStatusCode": status,
         "OriginalMessage": message,
-        "LogStreamArn": stream_arn,
     }
+    if instance_id:
+        body["LogStreamArn"] = log_stream_arn(region, account, endpoint_name, variant, instance_id)
     return Response(
         json.dumps(body),
         status=424,
