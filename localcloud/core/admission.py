@@ -35,6 +35,7 @@ _CODES = {
     "bad_token": ("UnrecognizedClientException", "InvalidClientTokenId", "InvalidToken", 403),
     "mismatch": ("InvalidSignatureException", "SignatureDoesNotMatch", "SignatureDoesNotMatch", 403),
     "expired": ("InvalidSignatureException", "SignatureDoesNotMatch", "AccessDenied", 403),
+    "expired_token": ("ExpiredTokenException", "ExpiredToken", "ExpiredToken", 400),
     "payload": ("InvalidSignatureException", "SignatureDoesNotMatch", "XAmzContentSHA256Mismatch", 400),
     "origin": ("AccessDeniedException", "AccessDenied", "AccessDenied", 403),
     "management": ("AccessDeniedException", "AccessDenied", "AccessDenied", 403),

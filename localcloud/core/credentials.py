@@ -15,11 +15,12 @@ import secrets
 import string
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 FILE_NAME = "credentials.json"
 SESSION_SECONDS = 12 * 3600  # the longest session an IAM role allows
+FORGET_AFTER_SECONDS = 3600  # an ended session is told apart from an unknown key for this long
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -98,8 +99,12 @@ class CredentialStore:
         self._lock = threading.Lock()
 
     def issue(self, seconds: float = SESSION_SECONDS) -> Credential:
-        session = Credential(_key_id("ASIA"), _secret(), secrets.token_urlsafe(96), time.time() + seconds)
+        now = time.time()
+        session = Credential(_key_id("ASIA"), _secret(), secrets.token_urlsafe(96), now + seconds)
         with self._lock:
+            for key, old in list(self._sessions.items()):  # long over: forgotten (then an unknown key)
+                if old.expires is not None and old.expires < now - FORGET_AFTER_SECONDS:
+                    del self._sessions[key]
             self._sessions[session.access_key_id] = session
         return session
 
@@ -109,8 +114,15 @@ class CredentialStore:
             self._sessions[credential.access_key_id] = credential
 
     def revoke(self, credential: Credential) -> None:
+        self.end(credential.access_key_id)
+
+    def end(self, access_key_id: str) -> None:
+        """The program a session was issued to has stopped: its key expires now, as a role session's
+        does on AWS when it runs out (requests signed with it get ``ExpiredToken``)."""
         with self._lock:
-            self._sessions.pop(credential.access_key_id, None)
+            session = self._sessions.get(access_key_id)
+            if session is not None and session.session_token:
+                self._sessions[access_key_id] = replace(session, expires=min(session.expires or 0, time.time()))
 
     def find(self, access_key_id: str) -> Credential | None:
         if access_key_id == self.root.access_key_id:

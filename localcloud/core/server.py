@@ -11,6 +11,8 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -56,8 +58,22 @@ class LocalCloud:
         return config.client_environment(self.url, credential=self.credentials.root)
 
     def session_environment(self) -> dict[str, str]:
-        """What a sandboxed program gets: a session of its own, as an execution role's would be on AWS."""
+        """What a sandboxed program gets: a session of its own, as an execution role's would be on AWS.
+        ``end_session`` once the program stopped."""
         return config.client_environment(self.url, credential=self.credentials.issue())
+
+    def end_session(self, environment: dict[str, str]) -> None:
+        """The program given ``environment`` stopped: its session's key no longer signs anything."""
+        self.credentials.end(environment["AWS_ACCESS_KEY_ID"])
+
+    @contextmanager
+    def session(self) -> Iterator[dict[str, str]]:
+        """A session for one run of a sandboxed program, ended when the run ends, however it ends."""
+        environment = self.session_environment()
+        try:
+            yield environment
+        finally:
+            self.end_session(environment)
 
     def _health(self, call) -> Response:  # noqa: ARG002 - a route handler's signature
         """Unsigned on purpose (the start probe has no key yet): it says only that the server is up."""

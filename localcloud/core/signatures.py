@@ -120,7 +120,7 @@ def verify(
     now = time.time() if now is None else now
     signed_at = _epoch(parts.timestamp)
     if credential.expires is not None and now > credential.expires:
-        raise SignatureError("expired", "The security token included in the request is expired")
+        raise SignatureError("expired_token", "The security token included in the request is expired")
     if parts.presigned:
         if now > signed_at + parts.expires:
             raise SignatureError("expired", "Request has expired")
@@ -301,6 +301,8 @@ def _verify_v2(method, path, pairs, headers, find, now: float) -> Signed:
         raise SignatureError("unknown_key", f"The AWS Access Key Id {key_id} is not one of this local cloud's")
     if credential.session_token and amz.get("x-amz-security-token") != credential.session_token:
         raise SignatureError("bad_token", "The provided token is malformed or otherwise invalid.")
+    if credential.expires is not None and now > credential.expires:
+        raise SignatureError("expired_token", "The provided token has expired.")
     subresources = sorted((k, v) for k, v in pairs if k in HmacV1Auth.QSAOfInterest)
     resource = path + ("?" + "&".join(f"{k}={v}" if v else k for k, v in subresources) if subresources else "")
     lines = [method, headers.get("content-md5", ""), headers.get("content-type", ""), date]

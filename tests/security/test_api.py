@@ -181,7 +181,7 @@ def test_an_expired_session_is_refused(cloud):
         _client(
             cloud, "sagemaker", session.access_key_id, session.secret_access_key, session.session_token
         ).list_models()
-    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert refused.value.response["Error"]["Code"] == "ExpiredTokenException"
 
 
 def test_presigned_urls_work_until_tampered_with_or_expired(cloud, bucket):

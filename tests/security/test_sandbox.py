@@ -11,10 +11,15 @@ import sys
 import tarfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from localcloud.services.sagemaker.images import environments, table
 
@@ -78,6 +83,11 @@ elif probe == "network":
     except Exception as error:
         api = f"failed:{type(error).__name__}"
     report(host_port=connect(port), api=api)
+elif probe == "credentials":  # what a job that leaks its key would hand out
+    import boto3
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    report(api="reached" if "Buckets" in boto3.client("s3").list_buckets() else "failed",
+           **{name: os.environ.get(name) for name in names})
 """
 
 
@@ -129,6 +139,38 @@ def run_job(aws, *args: str, isolated: bool = False) -> tuple[dict, list[dict]]:
     reports = [json.loads(line[len("PROBE ") :]) for line in lines if line.startswith("PROBE ")]
     assert reports, f"the job reported nothing: {job.get('FailureReason')} {lines}"
     return job, reports
+
+
+def refused_as_expired(cloud, leaked: dict) -> None:
+    """The leaked session signs nothing any more, in each protocol's words for an expired token."""
+    keys = {
+        "aws_access_key_id": leaked["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": leaked["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": leaked["AWS_SESSION_TOKEN"],
+    }
+    settings = {"endpoint_url": cloud.url, "region_name": "us-east-1", "config": Config(retries={"max_attempts": 1})}
+    for service, call, code in (
+        ("s3", lambda c: c.list_buckets(), "ExpiredToken"),
+        ("sagemaker", lambda c: c.list_models(), "ExpiredTokenException"),
+        ("iam", lambda c: c.list_roles(), "ExpiredToken"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call(boto3.client(service, **keys, **settings))
+        assert refused.value.response["Error"]["Code"] == code, (service, refused.value.response["Error"])
+    presigned = boto3.client("s3", **keys, **settings).generate_presigned_url(  # SigV2, boto3's default
+        "get_object", Params={"Bucket": BUCKET, "Key": "code/probes.py"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(presigned, timeout=10)
+    assert b"ExpiredToken" in refused.value.read()
+
+
+def test_a_jobs_session_signs_while_the_job_runs_and_expires_when_it_ends(aws, bucket, cloud):
+    job, [leaked] = run_job(aws, "credentials")
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert leaked["api"] == "reached", "the job's session worked while it ran"
+    assert leaked["AWS_ACCESS_KEY_ID"].startswith("ASIA") and leaked["AWS_SESSION_TOKEN"]
+    refused_as_expired(cloud, leaked)
 
 
 def visible_below(folder: Path) -> set[str]:
@@ -316,11 +358,13 @@ def transform_fn(model, body, content_type, accept):
             return type(error).__name__
     status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
     found = {"uid": os.getuid(), "cap_eff": status["CapEff"].strip(), "shadow": shadow(), "loopback": reach()}
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    found.update({name: os.environ.get(name) for name in names})
     return json.dumps(found), "application/json"
 """
 
 
-def test_a_model_server_runs_unprivileged_without_the_host_loopback(aws, bucket, host_listener):
+def test_a_model_server_runs_unprivileged_without_the_host_loopback(aws, bucket, cloud, host_listener):
     port, accepted = host_listener
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
@@ -366,3 +410,10 @@ def test_a_model_server_runs_unprivileged_without_the_host_loopback(aws, bucket,
         assert found["loopback"] == "refused" and accepted == []
     finally:
         sagemaker.delete_endpoint(EndpointName="attacker")
+    # once its instance stopped, the session the server had is over
+    assert found["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    deadline = time.monotonic() + 20
+    while "attacker" in {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}:
+        assert time.monotonic() < deadline, "the endpoint was not deleted"
+        time.sleep(0.1)
+    refused_as_expired(cloud, found)

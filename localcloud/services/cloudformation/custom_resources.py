@@ -257,11 +257,18 @@ def run_function(
         "/opt/ml/context.json",
     ]
     log_path = folder / "output.log"
-    process = sandbox.start(ml, argv, env, log_path, workdir="/opt/ml/code", package=True)  # the runner is ours
-    _wait_releasing_state(process, timeout)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    try:
+        process = sandbox.start(ml, argv, env, log_path, workdir="/opt/ml/code", package=True)  # the runner is ours
+        _wait_releasing_state(process, timeout)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+            timed_out = True
+        else:
+            timed_out = False
+    finally:
+        cloud.end_session(env)  # the invocation is over: its key signs nothing more
+    if timed_out:
         outcome = {"errorMessage": f"Task timed out after {timeout:.0f} seconds", "errorType": "Timeout"}
     elif (ml / "result.json").exists():
         outcome = json.loads((ml / "result.json").read_text())

@@ -184,6 +184,7 @@ class CodeBuildService:
         try:
             build.run()
         finally:
+            self.cloud.end_session(build.client_env)  # the build is over: its key signs nothing more
             self.running.pop(build.record["id"], None)
 
     # reads --------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class Instance:
 
     server: ModelServer
     instance_id: str
+    session: dict[str, str] = field(default_factory=dict)  # its environment's session, ended when it stops
     outstanding: int = 0
     draining: bool = False
 
@@ -180,14 +181,19 @@ class InstanceFactory:
             raise
         environment = workers_per_instance(environment, instances_in_variant)
         # the model's own environment wins; the session stands in for the execution role's
-        environment = {**self.cloud.session_environment(), **environment}
+        session = self.cloud.session_environment()
+        environment = {**session, **environment}
         # loading must not slow down the servers that serve
         niceness = startup_priority.starting_niceness()
-        server = fleet.start(
-            variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image, niceness
-        )
+        try:
+            server = fleet.start(
+                variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image, niceness
+            )
+        except BaseException:
+            self.cloud.end_session(session)
+            raise
         self.logs.follow(key, spec.variant_name, instance_id, variant / "server.log")
-        return Instance(server, instance_id)
+        return Instance(server, instance_id, session)
 
     def wait_ready(self, instance: Instance, cancelled: Callable[[], bool]) -> None:
         try:
@@ -229,4 +235,6 @@ class InstanceFactory:
         for instance in instances:
             self.logs.unfollow(instance.server.log_path)
             instance.server.stop()
+            if instance.session:
+                self.cloud.end_session(instance.session)
             shutil.rmtree(instance.server.folder / "ml", ignore_errors=True)

@@ -96,7 +96,7 @@ class JobRunner:
         lines: list[str] = []
         log_file = ml.parent / "job.log"
         try:
-            with open(log_file, "w") as log:
+            with open(log_file, "w") as log, self.cloud.session() as session:  # ended when the job ends
 
                 def on_line(line: str) -> None:
                     lines.append(line)
@@ -109,7 +109,7 @@ class JobRunner:
                 )
                 python = JobPython(ml.parent / "python", BasePython.of_image(environment))
                 full_env = {
-                    **self.cloud.session_environment(),
+                    **session,
                     **python.environment(runtime.bin_dir, f"{sandbox.TOOLS_DIR}:{sandbox.SYSTEM_PATH}"),
                     **env,
                 }

@@ -196,7 +196,7 @@ class TransformService(JobService):
         record["TransformStartTime"] = time.time()
         self.save(record)
         folder = contained(self.root, "jobs", TRANSFORM_JOB.check(record["TransformJobName"]).lower(), what="job")
-        server = None
+        server, session = None, None
         try:
             s3 = self.cloud.client("s3", record["Region"])
             backend = get_backend("sagemaker")[ACCOUNT_ID][record["Region"]]
@@ -213,8 +213,9 @@ class TransformService(JobService):
                 environment = artifacts.prepare(s3, spec, folder / "ml")
             except DeploymentError as error:
                 raise TransformFailed(f"ClientError: {error}") from None
+            session = self.cloud.session_environment()
             environment = {
-                **self.cloud.session_environment(),
+                **session,
                 "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
                 **environment,
                 **(record.get("Environment") or {}),
@@ -242,6 +243,8 @@ class TransformService(JobService):
             if server is not None:
                 self._ship_logs(record, server.log_path)
                 server.stop()
+            if session is not None:
+                self.cloud.end_session(session)  # the job is over: its key signs nothing more
         if self.cloud.stopping.is_set() and record["TransformJobStatus"] == "Failed":
             return record  # cut off by a shutdown; resume() decides
         record["TransformEndTime"] = time.time()
