@@ -1,21 +1,29 @@
-"""One completed multipart upload is one ``Object Created`` event, as on S3.
+"""S3's EventBridge events as S3 sends them: one ``Object Created`` per object written, and ``Object
+Tags Added`` only for PutObjectTagging.
 
 moto's CompleteMultipartUpload stores the object with its own PutObject, which sends an
 ``s3:ObjectCreated:Put`` event, and then sends ``s3:ObjectCreated:CompleteMultipartUpload`` too. boto3
 uploads every file over 8 MB in parts, so each landed dataset reached EventBridge twice and the
 data-arrival rule started ModelBuild twice: two trainings and two registered models for one upload.
 Here the PutObject inside a completion sends nothing; the completion's own event is the one.
+
+moto also sets every written object's tags with the backend call PutObjectTagging uses, which sends
+``Object Tags Added``: each PutObject and CopyObject reached EventBridge as a tagging too. Here that
+event is sent only while a PutObjectTagging request is answered.
 """
 
 from __future__ import annotations
 
 import threading
 
+from moto.s3 import notifications
 from moto.s3.models import S3Backend
+from moto.s3.responses import S3Response
 
 from localcloud.core import moto_seam as seam
 
 _completing = threading.local()
+_tagging_request = threading.local()
 
 
 def _marks_completion(original):
@@ -38,6 +46,28 @@ def _quiet_inside_completion(original):
     return put_object
 
 
+def _marks_tagging_request(original):
+    def put_object_tagging(self, *args, **kwargs):
+        _tagging_request.active = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _tagging_request.active = False
+
+    return put_object_tagging
+
+
+def _tags_added_only_for_tagging_requests(original):
+    def send_event(account_id, event_name, bucket, key):
+        if event_name == notifications.S3NotificationEvent.OBJECT_TAGGING_PUT_EVENT and not getattr(
+            _tagging_request, "active", False
+        ):
+            return None  # a PutObject or CopyObject storing the object's tags: its Object Created says it
+        return original(account_id, event_name, bucket, key)
+
+    return send_event
+
+
 def install(cloud) -> None:  # noqa: ARG001 - patches moto's classes, which are per process
     seam.patch(
         S3Backend,
@@ -52,4 +82,18 @@ def install(cloud) -> None:  # noqa: ARG001 - patches moto's classes, which are 
         wrap=_quiet_inside_completion,
         why="a completed multipart upload sends one Object Created event, not a Put event as well",
         until="moto's complete_multipart_upload passing disable_notification=True to its put_object",
+    )
+    seam.patch(
+        S3Response,
+        "put_object_tagging",
+        wrap=_marks_tagging_request,
+        why="a PutObjectTagging request is known as such (see send_event below)",
+        until="moto's PutObject and CopyObject not sending Object Tags Added events",
+    )
+    seam.patch(
+        notifications,
+        "send_event",
+        wrap=_tags_added_only_for_tagging_requests,
+        why="Object Tags Added is sent for PutObjectTagging only, not for every PutObject and CopyObject",
+        until="moto's PutObject and CopyObject not sending Object Tags Added events",
     )
