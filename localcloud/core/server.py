@@ -25,7 +25,7 @@ from localcloud.core.admission import Admission, allowed_origins
 from localcloud.core.credentials import CredentialStore
 from localcloud.core.front_door import FrontDoorServer
 from localcloud.core.gateway import Gateway
-from localcloud.core.moto_seam import pickling, s3_bodies, s3_keys, safe_yaml
+from localcloud.core.moto_seam import dispatch, pickling, s3_bodies, s3_keys, safe_yaml
 from localcloud.core.state import StateFormatError, StateStore
 
 
@@ -116,6 +116,7 @@ class LocalCloud:
 
         import_cloudformation_models()  # restoring the state needs them; this imports them faster
         safe_yaml.install()  # before any template is parsed
+        dispatch.install()
         pickling.install()  # before the state is restored
         s3_bodies.install()
         s3_keys.install()  # before the state is restored: restored keys report their changes
