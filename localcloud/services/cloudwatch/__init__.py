@@ -1,10 +1,12 @@
 """CloudWatch: metrics that aggregate as CloudWatch does, SageMaker's endpoint metrics, alarms that
-evaluate on schedule, and the CloudFormation alarm type (``cfn.py``).
+evaluate on schedule, composite alarms, SNS alarm actions, and the CloudFormation alarm type (``cfn.py``).
 
 moto stores metric data and alarms but never evaluates an alarm, and aggregates without period
 boundaries or percentiles. Here ``metric_store`` keeps the metrics, ``metrics_api`` serves
 PutMetricData, GetMetricStatistics, GetMetricData and ListMetrics from it, ``endpoint_metrics``
-feeds it from every InvokeEndpoint, and ``alarms`` evaluates moto's alarm records against it.
+feeds it from every InvokeEndpoint, ``alarms`` evaluates moto's alarm records against it,
+``composite_alarms`` judges composite alarms when their children change, and ``sns_action``
+publishes CloudWatch's notification to an alarm's SNS topics.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ class CloudWatchService:
 
 def install(cloud) -> CloudWatchService:
     from localcloud.services.cloudwatch import alarms, metrics_api
+    from localcloud.services.cloudwatch.sns_action import SnsAction
 
     service = CloudWatchService(cloud)
     metrics_api.install(service)
     alarms.install()
+    alarms.register_action("sns", SnsAction(cloud))
     cloud.state.note_backend("cloudwatch")
     return service

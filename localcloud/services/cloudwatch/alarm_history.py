@@ -2,7 +2,8 @@
 
 moto has no alarm history API (its alarms keep a list of tuples that nothing reads). Items follow
 CloudWatch's shape: ``ConfigurationUpdate`` when an alarm is created, updated or deleted,
-``StateUpdate`` for every state change, ``Action`` for every action run on a transition. A restart
+``StateUpdate`` for every state change, ``Action`` for every action run on a transition, each with
+its ``AlarmType`` (``MetricAlarm`` or ``CompositeAlarm``). A restart
 replays the log, keeping the newest ``MAX_ITEMS`` per account and region.
 """
 
@@ -29,11 +30,19 @@ class AlarmHistory:
         self._log = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the history's life
 
     def add(
-        self, account: str, region: str, alarm_name: str, kind: str, summary: str, data: dict[str, Any], when: datetime
+        self,
+        account: str,
+        region: str,
+        alarm_name: str,
+        kind: str,
+        summary: str,
+        data: dict[str, Any],
+        when: datetime,
+        alarm_type: str = "MetricAlarm",
     ) -> None:
         item = {
             "AlarmName": alarm_name,
-            "AlarmType": "MetricAlarm",
+            "AlarmType": alarm_type,
             "Timestamp": when.timestamp(),
             "HistoryItemType": kind,
             "HistorySummary": summary,

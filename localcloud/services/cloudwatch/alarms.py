@@ -5,9 +5,11 @@ the same backend method) and never evaluates them. Here a thread evaluates every
 per scaled minute (per period for 10 s and 30 s alarms) on its last ``EvaluationPeriods`` whole
 periods (``alarm_evaluation``). A state change updates moto's alarm record (snapshotted, so it
 survives a restart), adds a ``StateUpdate`` to the history, puts a ``CloudWatch Alarm State
-Change`` event on the account's default bus, and runs the actions of the new state. Actions are
-run by the services that own them (``register_action``): an Application Auto Scaling policy is
-run again at every evaluation while its alarm stays in ALARM, as CloudWatch does; an action no
+Change`` event on the account's default bus, runs the actions of the new state, and judges the
+composite alarms whose rule names the alarm (``composite_alarms``), whose own changes go through
+this same ``transition``. Actions are run by the services that own them (``register_action``): an
+Application Auto Scaling policy is run again at every evaluation while its alarm stays in ALARM, as
+CloudWatch does; an SNS topic is sent CloudWatch's notification (``sns_action``); an action no
 local service runs is recorded in the history as failed, saying so.
 
 New alarms start in INSUFFICIENT_DATA ("Unchecked: Initial alarm creation"); an update keeps the
@@ -42,6 +44,7 @@ from moto.utilities.arns import parse_arn
 
 from localcloud.core import clock
 from localcloud.core import moto_seam as seam
+from localcloud.services.cloudwatch import composite_alarms
 from localcloud.services.cloudwatch.alarm_evaluation import (
     ANOMALY_OPERATORS,
     OPERATORS,
@@ -72,8 +75,12 @@ class Firing:
     state: str
     reason: str
     latest: float | None  # the newest datapoint's value, when the state came from data
-    threshold: float
+    threshold: float | None  # None for a composite alarm
     transitioned: bool  # False when the alarm stayed in the state and the action runs again
+    previous_state: str = ""
+    reason_data: str | None = None
+    changed_at: datetime | None = None  # when the alarm entered the state
+    record: Alarm | None = None  # moto's alarm record, for its configuration (a notification names it)
 
 
 ActionHandler = Callable[[str, Firing], str]  # (action ARN, firing) -> what it did; raises to fail
@@ -92,6 +99,10 @@ def _backends():
 
 def _statistic(alarm: Alarm) -> tuple[str, bool]:
     return (alarm.extended_statistic, True) if alarm.extended_statistic else (alarm.statistic, False)
+
+
+def alarm_type(alarm: Alarm) -> str:
+    return "CompositeAlarm" if alarm.rule is not None else "MetricAlarm"
 
 
 def evaluable(alarm: Alarm) -> bool:
@@ -187,7 +198,7 @@ class AlarmService:
         if alarm.actions_enabled:  # still in the state: actions that repeat run again
             for arn in self._actions_of(alarm, alarm.state_value):
                 if parse_arn(arn).service in REPEATING_ACTIONS:
-                    actions.append((arn, self._firing(backend, alarm, outcome.latest, transitioned=False)))
+                    actions.append((arn, self._firing(backend, alarm, outcome.latest, False, alarm.state_value)))
         return False
 
     # state changes --------------------------------------------------------------------------
@@ -200,8 +211,11 @@ class AlarmService:
         reason_data: str | None,
         actions: list | None = None,
         latest: float | None = None,
+        moved: frozenset[str] = frozenset(),
     ) -> None:
-        """Change an alarm's state (the state lock is held): record, announce, queue its actions."""
+        """Change an alarm's state (the state lock is held): record, announce, queue its actions, then
+        judge the composite alarms that name it. ``moved`` holds the alarms this chain of changes has
+        already moved: a composite in a cycle (A names B, B names A) moves once per change, not forever."""
         before = {
             "value": alarm.state_value,
             "reason": alarm.state_reason,
@@ -229,11 +243,33 @@ class AlarmService:
                 "newState": new_state,
             },
             when,
+            alarm_type(alarm),
         )
         self._announce(backend, alarm, before)
         if actions is not None and alarm.actions_enabled:
             for arn in self._actions_of(alarm, state):
-                actions.append((arn, self._firing(backend, alarm, latest, transitioned=True)))
+                actions.append((arn, self._firing(backend, alarm, latest, True, before["value"])))
+        moved = moved | {alarm.name}
+        for parent in composite_alarms.parents(backend, alarm):
+            if parent.name in moved:
+                continue
+            judged = composite_alarms.judge(backend, parent, trigger=alarm)
+            if judged is not None:
+                self.transition(backend, parent, judged.state, judged.reason, judged.reason_data, actions, moved=moved)
+
+    def judge_now(self, backend: CloudWatchBackend, composite: Alarm) -> None:
+        """A composite alarm just put (the state lock is held): its state from its children's, now."""
+        judged = composite_alarms.judge(backend, composite, trigger=None)
+        if judged is None:
+            return
+        actions: list = []
+        self.transition(backend, composite, judged.state, judged.reason, judged.reason_data, actions)
+        self.run_later(actions)
+
+    def run_later(self, actions: list[tuple[str, Firing]]) -> None:
+        """Run the actions after the request that caused them, outside its lock."""
+        if actions:
+            threading.Thread(target=self._run_actions, args=(actions,), name="alarm-actions", daemon=True).start()
 
     @staticmethod
     def _actions_of(alarm: Alarm, state: str) -> list[str]:
@@ -244,7 +280,7 @@ class AlarmService:
         }.get(state) or []
 
     @staticmethod
-    def _firing(backend, alarm: Alarm, latest: float | None, transitioned: bool) -> Firing:
+    def _firing(backend, alarm: Alarm, latest: float | None, transitioned: bool, previous: str) -> Firing:
         return Firing(
             backend.account_id,
             backend.region_name,
@@ -253,13 +289,16 @@ class AlarmService:
             alarm.state_value,
             alarm.state_reason,
             latest,
-            float(alarm.threshold),
+            float(alarm.threshold) if alarm.threshold is not None else None,
             transitioned,
+            previous_state=previous,
+            reason_data=alarm.state_reason_data,
+            changed_at=alarm.state_updated_timestamp,
+            record=alarm,
         )
 
     def _announce(self, backend: CloudWatchBackend, alarm: Alarm, before: dict[str, Any]) -> None:
         """``CloudWatch Alarm State Change`` on the default bus, in CloudWatch's detail shape."""
-        statistic, _ = _statistic(alarm)
         detail = {
             "alarmName": alarm.name,
             "state": {
@@ -269,26 +308,7 @@ class AlarmService:
                 "timestamp": aws_time(alarm.state_updated_timestamp.timestamp()),
             },
             "previousState": before,
-            "configuration": {
-                "description": alarm.description,
-                "metrics": [
-                    {
-                        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
-                        "metricStat": {
-                            "metric": {
-                                "namespace": alarm.namespace,
-                                "name": alarm.metric_name,
-                                "dimensions": {d.name: d.value for d in alarm.dimensions},
-                            },
-                            "period": alarm.period,
-                            "stat": statistic,
-                        },
-                        "returnData": True,
-                    }
-                ]
-                if alarm.metric_name
-                else [],
-            },
+            "configuration": self._configuration(alarm),
         }
         event = {
             "Source": "aws.cloudwatch",
@@ -301,6 +321,27 @@ class AlarmService:
             events_backends[backend.account_id][backend.region_name].put_events([event])
         except Exception:  # a target's failure is not the alarm's; CloudWatch goes on
             log.exception("alarm %s: its state change event could not be put", alarm.name)
+
+    @staticmethod
+    def _configuration(alarm: Alarm) -> dict[str, Any]:
+        """The event's ``configuration``: a composite's rule, or a metric alarm's metric."""
+        if alarm.rule is not None:
+            return {"description": alarm.description, "alarmRule": alarm.rule}
+        statistic, _ = _statistic(alarm)
+        metric = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
+            "metricStat": {
+                "metric": {
+                    "namespace": alarm.namespace,
+                    "name": alarm.metric_name,
+                    "dimensions": {d.name: d.value for d in alarm.dimensions},
+                },
+                "period": alarm.period,
+                "stat": statistic,
+            },
+            "returnData": True,
+        }
+        return {"description": alarm.description, "metrics": [metric] if alarm.metric_name else []}
 
     def _run_actions(self, actions: list[tuple[str, Firing]]) -> None:
         """Outside the state lock: a handler calls the API (a scaling policy updates an endpoint)."""
@@ -325,6 +366,7 @@ class AlarmService:
                     summary,
                     {"actionState": "Succeeded" if outcome else "Failed", "notificationResource": arn},
                     utcnow(),
+                    alarm_type(firing.record) if firing.record is not None else "MetricAlarm",
                 )
 
     def forget(self, account: str, region: str, name: str) -> None:
@@ -332,7 +374,7 @@ class AlarmService:
 
 
 # moto patches -------------------------------------------------------------------------------
-def _service() -> AlarmService | None:
+def bound_service() -> AlarmService | None:
     from localcloud.services.cloudwatch import CloudWatchService
 
     cloud = seam.bound()
@@ -387,7 +429,14 @@ def _check_alarm(kwargs: dict[str, Any]) -> None:
 
 def _put_metric_alarm(original):
     def put_metric_alarm(self: CloudWatchBackend, name: str, *args, **kwargs) -> Alarm:
-        if kwargs.get("rule") is None:
+        kind = "CompositeAlarm" if kwargs.get("rule") is not None else "MetricAlarm"
+        before = self.alarms.get(name)
+        if before is not None and alarm_type(before) != kind:
+            raise ValidationError(
+                f"Alarm {name} is a {alarm_type(before)}: a {kind} cannot replace it. Choose another name, "
+                "or delete the alarm first."
+            )
+        if kind == "MetricAlarm":
             params = dict(
                 zip(
                     (
@@ -407,7 +456,6 @@ def _put_metric_alarm(original):
                 )
             )
             _check_alarm({**params, **kwargs})
-        before = self.alarms.get(name)
         alarm = original(self, name, *args, **kwargs)
         when = utcnow()
         if before is not None:  # an update keeps the state, as CloudWatch does
@@ -425,7 +473,7 @@ def _put_metric_alarm(original):
             )
             alarm.state_updated_timestamp = alarm.state_transitioned_timestamp = when
         alarm.history = []  # moto's own list of tuples: the history is kept in alarm_history
-        service = _service()
+        service = bound_service()
         if service is not None:
             verb = "updated" if before is not None else "created"
             service.history.add(
@@ -436,6 +484,7 @@ def _put_metric_alarm(original):
                 f'Alarm "{name}" {verb}',
                 {"version": "1.0", "type": "Update" if before is not None else "Create"},
                 when,
+                kind,
             )
             service.forget(self.account_id, self.region_name, name)  # evaluated at the next tick
         return alarm
@@ -458,23 +507,22 @@ def set_alarm_state(self: CloudWatchBackend, alarm_name: str, reason: str, reaso
             f"1 validation error detected: Value '{state_value}' at 'stateValue' failed to satisfy constraint: "
             "Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]"
         )
-    service = _service()
+    service = bound_service()
     if service is None:
         alarm.state_value, alarm.state_reason, alarm.state_reason_data = state_value, reason, reason_data
         return
     actions: list = []
     service.transition(self, alarm, state_value, reason, reason_data, actions)
-    # the next evaluation judges the data again; the actions run after the request, outside its lock
-    threading.Thread(target=service._run_actions, args=(actions,), daemon=True).start()
+    service.run_later(actions)  # the next evaluation judges the data again (a composite: its next child change)
 
 
 def _delete_alarms(original):
     def delete_alarms(self: CloudWatchBackend, alarm_names: list[str]) -> None:
-        present = [name for name in alarm_names if name in self.alarms]
+        present = {name: alarm_type(self.alarms[name]) for name in alarm_names if name in self.alarms}
         original(self, alarm_names)
-        service = _service()
+        service = bound_service()
         if service is not None:
-            for name in present:
+            for name, kind in present.items():
                 service.forget(self.account_id, self.region_name, name)
                 service.history.add(
                     self.account_id,
@@ -484,6 +532,7 @@ def _delete_alarms(original):
                     f'Alarm "{name}" deleted',
                     {"version": "1.0", "type": "Delete"},
                     utcnow(),
+                    kind,
                 )
 
     return delete_alarms
@@ -491,11 +540,11 @@ def _delete_alarms(original):
 
 def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
     """DescribeAlarmHistory, which moto lacks."""
-    service = _service()
+    service = bound_service()
     items = service.history.items(self.current_account, self.region) if service else []
     name = self._get_param("AlarmName")
     kind = self._get_param("HistoryItemType")
-    types = self._get_param("AlarmTypes") or []
+    types = self._get_param("AlarmTypes") or ["MetricAlarm"]  # as CloudWatch: metric alarms unless asked
     start, end = self._get_param("StartDate"), self._get_param("EndDate")
     if kind and kind not in ("ConfigurationUpdate", "StateUpdate", "Action", "AlarmContributorStateUpdate"):
         raise ValidationError(f"HistoryItemType {kind!r} is not ConfigurationUpdate, StateUpdate or Action.")
@@ -504,7 +553,7 @@ def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
         for item in items
         if (not name or item["AlarmName"] == name)
         and (not kind or item["HistoryItemType"] == kind)
-        and (not types or item["AlarmType"] in types)
+        and item["AlarmType"] in types
         and (start is None or item["Timestamp"] >= _epoch(start))
         and (end is None or item["Timestamp"] <= _epoch(end))
     ]
@@ -561,3 +610,4 @@ def install() -> None:
         why="DescribeAlarmHistory, which moto lacks, from the local alarm history",
         until="moto keeping and serving alarm history",
     )
+    composite_alarms.install()
