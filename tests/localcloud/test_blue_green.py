@@ -241,6 +241,32 @@ def test_an_alarm_during_the_bake_rolls_back_to_the_old_model(cloud, artifacts, 
     assert "guarded-5xx" in events[-1]["detail"]["FailureReason"]
 
 
+def test_a_composite_alarm_in_the_rollback_configuration_rolls_back_when_a_child_fires(cloud, artifacts):
+    """Teams guard a deployment with one composite (5XX or latency): it is read like a metric alarm."""
+    sm, cloudwatch = client(cloud, "sagemaker"), client(cloud, "cloudwatch")
+    blue_endpoint(cloud, artifacts, "composed")
+    put_breachable_alarm(cloudwatch, "composed-5xx")
+    put_breachable_alarm(cloudwatch, "composed-latency")
+    cloudwatch.put_composite_alarm(
+        AlarmName="composed-guard", AlarmRule='ALARM("composed-5xx") OR ALARM("composed-latency")'
+    )
+    sm.update_endpoint(
+        EndpointName="composed",
+        EndpointConfigName="composed-green",
+        DeploymentConfig=canary_config(wait=3000, alarms=["composed-guard"]),
+    )
+    deadline, statuses = time.monotonic() + 60, []
+    while "Baking" not in statuses and time.monotonic() < deadline:
+        summary = sm.describe_endpoint(EndpointName="composed").get("PendingDeploymentSummary") or {}
+        statuses = [s["Status"] for v in summary.get("ProductionVariants", []) for s in v.get("VariantStatus", [])]
+        time.sleep(0.02)
+    assert "Baking" in statuses, "a composite that exists is not a missing alarm"
+    with AlarmTrip(cloudwatch, "composed-latency"):
+        final = wait_status(sm, "composed", timeout=30)
+    assert (final["EndpointStatus"], final["EndpointConfigName"]) == ("InService", "composed-blue")
+    assert "composed-guard" in final["FailureReason"] and "rolled back" in final["FailureReason"]
+
+
 def test_deployment_configs_sagemaker_refuses_are_refused_naming_the_field(cloud, artifacts):
     sm = client(cloud, "sagemaker")
     blue_endpoint(cloud, artifacts, "refusing", instances=1)

@@ -38,7 +38,9 @@ class AlarmWatch:
         return [name for name in self.names if name not in found]
 
     def _describe(self) -> list[dict]:
-        answer = self._client().describe_alarms(AlarmNames=list(self.names))
+        answer = self._client().describe_alarms(  # composites are listed only when asked for, as on AWS
+            AlarmNames=list(self.names), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
         return [*answer.get("MetricAlarms", []), *answer.get("CompositeAlarms", [])]
 
     def firing(self) -> list[str]:
