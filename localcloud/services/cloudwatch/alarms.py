@@ -60,6 +60,7 @@ from localcloud.services.cloudwatch.statistics import STATISTICS, percentile_of
 log = logging.getLogger("localcloud.services.cloudwatch.alarms")
 TICK_SECONDS = 10  # AWS seconds between looks at the schedule
 MIN_TICK = 0.005  # real seconds: the thread never spins faster than this
+MAX_CATCH_UP = 10  # missed evaluation boundaries judged late, at most
 UNTIL = "moto evaluating alarms (it stores them and never changes their state)"
 REPEATING_ACTIONS = {"autoscaling"}  # run at every evaluation while the alarm stays in the state
 
@@ -116,6 +117,7 @@ class AlarmService:
         self.store = store
         self.history = history
         self._due: dict[tuple[str, str, str], float] = {}
+        self._judged: dict[tuple[str, str, str], float] = {}  # the evaluation boundary last judged
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cloudwatch-alarms", daemon=True)
 
@@ -148,12 +150,30 @@ class AlarmService:
                     every = clock.local_seconds(min(int(alarm.period or 60), 60))
                     self._due[key] = bucket_start(now, every) + every + clock.local_seconds(1)  # after each boundary
                     try:
-                        changed |= self._evaluate(backend, alarm, now, actions)
+                        for moment in self._moments(key, now, every):
+                            changed |= self._evaluate(backend, alarm, moment, actions)
                     except Exception:  # noqa: BLE001 - one alarm's problem must not stop the others
                         log.exception("alarm %s could not be evaluated", alarm.name)
             if changed:
                 self.cloud.state.save_backends("cloudwatch")
         self._run_actions(actions)
+
+    def _moments(self, key: tuple[str, str, str], now: float, every: float) -> list[float]:
+        """When to judge the alarm as of: ``now``, and first each evaluation boundary the schedule
+        missed since the last one (a busy machine woke the thread late, and a period's data would
+        otherwise never be judged: CloudWatch judges every one). Past ``MAX_CATCH_UP`` missed
+        boundaries (the machine slept), only the latest are judged."""
+        boundary = bucket_start(now, every)
+        last = self._judged.get(key)
+        self._judged[key] = boundary
+        if last is None or boundary - last <= every * 1.5:
+            return [now]
+        missed = []
+        moment = last + every
+        while moment < boundary - every / 2:
+            missed.append(moment + clock.local_seconds(1))
+            moment += every
+        return [*missed[-MAX_CATCH_UP:], now]
 
     def _evaluate(self, backend: CloudWatchBackend, alarm: Alarm, now: float, actions: list) -> bool:
         period = int(alarm.period)
@@ -371,6 +391,7 @@ class AlarmService:
 
     def forget(self, account: str, region: str, name: str) -> None:
         self._due.pop((account, region, name), None)
+        self._judged.pop((account, region, name), None)
 
 
 # moto patches -------------------------------------------------------------------------------
