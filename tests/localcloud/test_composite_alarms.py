@@ -231,3 +231,83 @@ def test_a_composite_keeps_its_state_and_follows_its_children_after_a_restart(lo
         "Alarm updated from INSUFFICIENT_DATA to ALARM",
         "Alarm updated from ALARM to OK",
     ]
+
+
+def stack_status(local, name: str) -> dict:
+    cfn = local.client("cloudformation")
+    settled = wait_for(
+        lambda: (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"].endswith("COMPLETE") and s,
+        timeout=30,
+    )
+    assert settled, cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return settled
+
+
+def test_a_composite_alarm_made_by_cloudformation_is_judged_and_goes_with_its_stack(local):
+    def template(rule: str) -> str:
+        child = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "Team/Stack",
+                "Statistic": "Sum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "ignore",
+            },
+        }
+        return json.dumps(
+            {
+                "Resources": {
+                    "Errors": {
+                        **child,
+                        "Properties": {**child["Properties"], "AlarmName": "cfn-errors", "MetricName": "e"},
+                    },
+                    "Latency": {
+                        **child,
+                        "Properties": {**child["Properties"], "AlarmName": "cfn-latency", "MetricName": "l"},
+                    },
+                    "Guard": {
+                        "Type": "AWS::CloudWatch::CompositeAlarm",
+                        "Properties": {"AlarmName": "cfn-guard", "AlarmRule": {"Fn::Sub": rule}},
+                    },
+                },
+                "Outputs": {"GuardArn": {"Value": {"Fn::GetAtt": ["Guard", "Arn"]}}},
+            }
+        )
+
+    cfn = local.client("cloudformation")
+    cfn.create_stack(StackName="guard-stack", TemplateBody=template('ALARM("${Errors}") OR ALARM("${Latency}")'))
+    stack = stack_status(local, "guard-stack")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"].endswith(":alarm:cfn-guard")
+    assert composite(local, "cfn-guard")["StateValue"] == "OK"
+    set_state(local, "cfn-latency", "ALARM")
+    assert wait_for(lambda: composite(local, "cfn-guard")["StateValue"] == "ALARM", timeout=10)
+
+    cfn.update_stack(StackName="guard-stack", TemplateBody=template('ALARM("${Errors}") AND ALARM("${Latency}")'))
+    assert stack_status(local, "guard-stack")["StackStatus"] == "UPDATE_COMPLETE"
+    assert composite(local, "cfn-guard")["AlarmRule"] == 'ALARM("cfn-errors") AND ALARM("cfn-latency")'
+
+    cfn.create_stack(StackName="bad-guard", TemplateBody=template('ALARM("${Errors}") OR ALARM("nowhere")'))
+    failed = wait_for(
+        lambda: (
+            (s := cfn.describe_stacks(StackName="bad-guard")["Stacks"][0])["StackStatus"].endswith("COMPLETE") and s
+        ),
+        timeout=30,
+    )
+    assert failed["StackStatus"] == "ROLLBACK_COMPLETE", failed["StackStatus"]
+    events = cfn.describe_stack_events(StackName="bad-guard")["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert any("alarms [nowhere] in the alarm rule do not exist" in r for r in reasons), reasons
+
+    cfn.delete_stack(StackName="guard-stack")
+    assert wait_for(
+        lambda: (
+            not local.client("cloudwatch").describe_alarms(
+                AlarmNamePrefix="cfn-", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+            )["CompositeAlarms"]
+        ),
+        timeout=30,
+    ), "the stack's composite alarm is deleted with it"

@@ -1,14 +1,17 @@
-"""AWS::CloudWatch::Alarm through moto's ``put_metric_alarm`` (Ref = alarm name, GetAtt Arn)."""
+"""AWS::CloudWatch::Alarm through moto's ``put_metric_alarm``, AWS::CloudWatch::CompositeAlarm through
+``composite_alarms.put`` (Ref = alarm name, GetAtt Arn)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
 from localcloud.services.cloudformation.base import ResourceFailed, StackResource
 from localcloud.services.cloudformation.properties import as_bool, as_int, require
+from localcloud.services.cloudwatch import composite_alarms
 
 TYPE = "AWS::CloudWatch::Alarm"
 
@@ -60,6 +63,54 @@ class CfnAlarm(StackResource, CloudFormationModel):
             threshold_metric_id=properties.get("ThresholdMetricId"),
         )
         return cls(name, alarm.alarm_arn)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
+        if new_resource_name != original_resource.physical_id:
+            original_resource.delete(account_id, region_name)
+        return updated
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_id])
+
+
+COMPOSITE_TYPE = "AWS::CloudWatch::CompositeAlarm"
+
+
+class CfnCompositeAlarm(StackResource, CloudFormationModel):
+    TYPE = COMPOSITE_TYPE
+    NAME_PROPERTY = "AlarmName"
+    ATTRIBUTES = ("Arn",)
+
+    def __init__(self, name: str, arn: str):
+        self.physical_id = name
+        self.attributes = {"Arn": arn}
+
+    @classmethod
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnCompositeAlarm:
+        if properties.get("ActionsSuppressor"):
+            raise ResourceFailed(f"{COMPOSITE_TYPE} {name}: ActionsSuppressor is not supported locally; leave it out")
+        try:
+            composite = composite_alarms.put(
+                cloudwatch_backends[account_id][region_name],
+                name,
+                require(properties, "AlarmRule", COMPOSITE_TYPE),
+                description=properties.get("AlarmDescription"),
+                alarm_actions=properties.get("AlarmActions") or [],
+                ok_actions=properties.get("OKActions") or [],
+                insufficient_data_actions=properties.get("InsufficientDataActions") or [],
+                actions_enabled=as_bool(properties.get("ActionsEnabled", True)),
+            )
+        except ValidationError as error:
+            raise ResourceFailed(f"{COMPOSITE_TYPE} {name}: {error.message}") from None
+        return cls(name, composite.alarm_arn)
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):

@@ -323,16 +323,41 @@ def judge(backend: CloudWatchBackend, composite: Alarm, trigger: Alarm | None) -
 # the API ----------------------------------------------------------------------------------
 def put_composite_alarm(self: CloudWatchResponse) -> EmptyResult:
     """PutCompositeAlarm, which moto lacks: checked, kept as moto's alarm record, judged at once."""
-    from localcloud.services.cloudwatch import alarms
-
     if self._get_param("ActionsSuppressor"):
         raise InvalidParameterValue(
             "ActionsSuppressor: the local cloud does not suppress composite alarm actions; leave out "
             "ActionsSuppressor, ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod."
         )
-    backend = self.cloudwatch_backend
-    name = self._get_param("AlarmName")
-    rule = self._get_param("AlarmRule")
+    put(
+        self.cloudwatch_backend,
+        self._get_param("AlarmName"),
+        self._get_param("AlarmRule"),
+        description=self._get_param("AlarmDescription"),
+        alarm_actions=self._get_param("AlarmActions", []),
+        ok_actions=self._get_param("OKActions", []),
+        insufficient_data_actions=self._get_param("InsufficientDataActions", []),
+        actions_enabled=self._get_bool_param("ActionsEnabled"),
+        tags=self._get_param("Tags", []),
+    )
+    return EmptyResult()
+
+
+def put(
+    backend: CloudWatchBackend,
+    name: str,
+    rule: str | None,
+    *,
+    description: str | None = None,
+    alarm_actions: list[str] | None = None,
+    ok_actions: list[str] | None = None,
+    insufficient_data_actions: list[str] | None = None,
+    actions_enabled: bool | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> Alarm:
+    """Check the rule, keep the composite as moto's alarm record and judge it now (the API's route and
+    CloudFormation's ``AWS::CloudWatch::CompositeAlarm``); ValidationError names what is wrong."""
+    from localcloud.services.cloudwatch import alarms
+
     check_rule(backend, rule)
     composite = backend.put_metric_alarm(
         name=name,
@@ -343,19 +368,19 @@ def put_composite_alarm(self: CloudWatchResponse) -> EmptyResult:
         period=None,
         threshold=None,
         statistic=None,
-        description=self._get_param("AlarmDescription"),
+        description=description,
         dimensions=[],
-        alarm_actions=self._get_param("AlarmActions", []),
-        ok_actions=self._get_param("OKActions", []),
-        insufficient_data_actions=self._get_param("InsufficientDataActions", []),
-        actions_enabled=self._get_bool_param("ActionsEnabled"),
+        alarm_actions=alarm_actions or [],
+        ok_actions=ok_actions or [],
+        insufficient_data_actions=insufficient_data_actions or [],
+        actions_enabled=actions_enabled,
         rule=rule,
-        tags=self._get_param("Tags", []),
+        tags=tags or [],
     )
     service = alarms.bound_service()
     if service is not None:
         service.judge_now(backend, composite)
-    return EmptyResult()
+    return composite
 
 
 def describe_alarms(self: CloudWatchResponse) -> ActionResult:
