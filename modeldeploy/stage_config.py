@@ -230,18 +230,20 @@ def _consistency_problems(values: dict[str, Any]) -> list[str]:
 
 
 def _deployment_duration(values: dict[str, Any]) -> int | None:
-    """Seconds a blue/green deployment spends waiting, per traffic routing type."""
+    """Seconds a blue/green deployment spends waiting: SageMaker bakes the wait interval after every
+    traffic step, the last one too (all at once: one step; canary: the canary, then all traffic;
+    linear: one step per share), then keeps the old fleet for the termination wait."""
     routing = values.get("TrafficRoutingType")
     wait = values.get("TrafficWaitIntervalSeconds")
     termination = values.get("TerminationWaitSeconds")
     if routing is None or wait is None or termination is None:
         return None
     if routing == "CANARY":
-        steps = 1
+        steps = 2
     elif routing == "LINEAR":
-        steps = math.ceil(100 / values.get("LinearStepSizePercent", 100)) - 1
+        steps = math.ceil(100 / values.get("LinearStepSizePercent", 100))
     else:
-        steps = 0
+        steps = 1
     return steps * wait + termination
 
 

@@ -152,13 +152,13 @@ def test_deployment_timeout_must_cover_the_traffic_shifting_waits(tmp_path):
         "LinearStepSizePercent": 20,
         "TrafficWaitIntervalSeconds": 600,
         "TerminationWaitSeconds": 600,
-        "MaximumExecutionTimeoutSeconds": 2400,
+        "MaximumExecutionTimeoutSeconds": 3000,
     }
-    # 5 steps of 20 % means 4 waits of 600 s, plus 600 s before the old fleet goes: 3000 s.
+    # 5 steps of 20 %, each baked for 600 s, plus 600 s before the old fleet goes: 3600 s.
     message = problems_for(write_config(tmp_path, parameters))
-    assert "MaximumExecutionTimeoutSeconds (2400) is shorter than the 3000 s" in message
+    assert "MaximumExecutionTimeoutSeconds (3000) is shorter than the 3600 s" in message
 
-    parameters["MaximumExecutionTimeoutSeconds"] = 3000
+    parameters["MaximumExecutionTimeoutSeconds"] = 3600
     assert load_stage_config(write_config(tmp_path, parameters), TEMPLATE_PARAMETERS)
 
 

@@ -142,10 +142,11 @@ def test_canary_shifts_half_then_all_with_no_failed_request(cloud, artifacts, de
         ended = time.monotonic()
         time.sleep(0.5)
     canary_bake = baking(900, "WaitIntervalInSeconds", "canary capacity of 1")
-    final_bake = baking(300, "TerminationWaitInSeconds", "full capacity of 2")
+    final_bake = baking(900, "WaitIntervalInSeconds", "full capacity of 2")  # "a final baking period"
+    termination = baking(300, "TerminationWaitInSeconds", "full capacity of 2")
     assert [p.split(":")[0] for p in phases][:1] == ["Creating"], phases
-    assert canary_bake in phases and final_bake in phases, phases
-    assert phases.index(canary_bake) < phases.index(final_bake)
+    assert canary_bake in phases and final_bake in phases and termination in phases, phases
+    assert phases.index(canary_bake) < phases.index(final_bake) < phases.index(termination)
     # while the canary bakes, both fleets answer: half the capacity of green, so about half the traffic
     during = load.models_between(began[canary_bake] + 0.2, began[canary_bake] + 2.8)
     share = during["green"] / sum(during.values())
@@ -162,7 +163,8 @@ def test_canary_shifts_half_then_all_with_no_failed_request(cloud, artifacts, de
         for e in events
         for v in e["detail"].get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
     ]
-    assert statuses == ["Creating", "ActivatingTraffic", "Baking", "ActivatingTraffic", "Baking"], statuses
+    # the canary's bake, then the final bake and the termination wait (each announced with its message)
+    assert statuses == ["Creating", "ActivatingTraffic", "Baking", "ActivatingTraffic", "Baking", "Baking"], statuses
     assert events[-1]["detail"]["EndpointStatus"] == "IN_SERVICE"
     assert events[-1]["detail"]["EndpointConfigName"] == "canary-green"
     assert events[-1]["source"] == "aws.sagemaker" and events[-1]["resources"] == [final["EndpointArn"]]
@@ -193,8 +195,11 @@ def test_all_at_once_and_linear_drop_no_request(cloud, artifacts, routing):
     assert load.failures == [], load.failures[:3]
     assert set(load.models_between(ended + 0.1, time.monotonic())) == {"green"}
     bakes = [p for p in phases if p.startswith("Baking")]
-    if routing["Type"] == "LINEAR":
-        assert bakes == [baking(300, "WaitIntervalInSeconds", "partial capacity of 1")], phases
+    if routing["Type"] == "LINEAR":  # a baking period for each step, the last one too
+        assert bakes == [
+            baking(300, "WaitIntervalInSeconds", "partial capacity of 1"),
+            baking(300, "WaitIntervalInSeconds", "full capacity of 2"),
+        ], phases
     else:
         assert bakes == [baking(300, "WaitIntervalInSeconds", "full capacity of 2")], phases
 

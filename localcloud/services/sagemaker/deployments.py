@@ -41,22 +41,21 @@ class Step:
 
 
 def plan(policy: Policy, totals: dict[str, int]) -> list[Step]:
-    """The traffic steps: per variant how many instances are active, and what each step bakes."""
+    """The traffic steps: per variant how many instances are active, and what each step bakes.
+
+    Every step bakes ``WaitIntervalInSeconds``, the last one too: SageMaker's guides give all at once
+    a baking period after its one shift, a canary "a final baking period" once all traffic is on the
+    green fleet, and linear shifting and rolling batches a baking period "for each step" / "for each
+    batch". The last step then waits ``TerminationWaitInSeconds`` before the old fleet goes; the
+    alarms are read throughout."""
     per_variant = {name: policy.active_counts(total) for name, total in totals.items()}
     length = max(len(counts) for counts in per_variant.values())
     steps = []
     for index in range(length):
         counts = {name: counts[min(index, len(counts) - 1)] for name, counts in per_variant.items()}
-        final = index == length - 1
-        if not final:
-            bakes = [(policy.wait_interval, "WaitIntervalInSeconds")]
-        elif policy.kind == "ALL_AT_ONCE":
-            bakes = [
-                (policy.wait_interval, "WaitIntervalInSeconds"),
-                (policy.termination_wait, "TerminationWaitInSeconds"),
-            ]
-        else:
-            bakes = [(policy.termination_wait, "TerminationWaitInSeconds")]
+        bakes = [(policy.wait_interval, "WaitIntervalInSeconds")]
+        if index == length - 1:
+            bakes.append((policy.termination_wait, "TerminationWaitInSeconds"))
         steps.append(Step(counts, [bake for bake in bakes if bake[0] > 0]))
     return steps
 
