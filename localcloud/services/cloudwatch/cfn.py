@@ -16,14 +16,40 @@ from localcloud.services.cloudwatch import composite_alarms
 TYPE = "AWS::CloudWatch::Alarm"
 
 
-class CfnAlarm(StackResource, CloudFormationModel):
-    TYPE = TYPE
+class _AlarmResource(StackResource):
+    """What both alarm types share: named by AlarmName, GetAtt Arn, put again on update, deleted by name.
+    (Not a CloudFormationModel itself: moto takes the direct subclasses of that as resource types.)"""
+
     NAME_PROPERTY = "AlarmName"
     ATTRIBUTES = ("Arn",)
 
     def __init__(self, name: str, arn: str):
         self.physical_id = name
         self.attributes = {"Arn": arn}
+
+    @classmethod
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> _AlarmResource:
+        raise NotImplementedError
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
+        if new_resource_name != original_resource.physical_id:
+            original_resource.delete(account_id, region_name)
+        return updated
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_id])
+
+
+class CfnAlarm(_AlarmResource, CloudFormationModel):
+    TYPE = TYPE
 
     @classmethod
     def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnAlarm:
@@ -64,34 +90,12 @@ class CfnAlarm(StackResource, CloudFormationModel):
         )
         return cls(name, alarm.alarm_arn)
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ):
-        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
-        if new_resource_name != original_resource.physical_id:
-            original_resource.delete(account_id, region_name)
-        return updated
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_id])
-
 
 COMPOSITE_TYPE = "AWS::CloudWatch::CompositeAlarm"
 
 
-class CfnCompositeAlarm(StackResource, CloudFormationModel):
+class CfnCompositeAlarm(_AlarmResource, CloudFormationModel):
     TYPE = COMPOSITE_TYPE
-    NAME_PROPERTY = "AlarmName"
-    ATTRIBUTES = ("Arn",)
-
-    def __init__(self, name: str, arn: str):
-        self.physical_id = name
-        self.attributes = {"Arn": arn}
 
     @classmethod
     def _put(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> CfnCompositeAlarm:
@@ -111,19 +115,3 @@ class CfnCompositeAlarm(StackResource, CloudFormationModel):
         except ValidationError as error:
             raise ResourceFailed(f"{COMPOSITE_TYPE} {name}: {error.message}") from None
         return cls(name, composite.alarm_arn)
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ):
-        updated = cls._put(new_resource_name, cloudformation_json["Properties"], account_id, region_name)
-        if new_resource_name != original_resource.physical_id:
-            original_resource.delete(account_id, region_name)
-        return updated
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_id])
