@@ -106,3 +106,21 @@ class TimeScale:
             os.environ.pop("LOCALCLOUD_TIME_SCALE", None)
         else:
             os.environ["LOCALCLOUD_TIME_SCALE"] = self.saved
+
+
+def put_sum_alarm(cloudwatch, name: str, namespace: str, metric: str, dimensions: dict | None = None, **overrides):
+    """A metric alarm on the Sum per minute reaching 1 in one period; ``overrides`` change any setting."""
+    cloudwatch.put_metric_alarm(
+        **{
+            "AlarmName": name,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()],
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            **overrides,
+        }
+    )

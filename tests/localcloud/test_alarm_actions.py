@@ -10,7 +10,7 @@ import pytest
 
 from localcloud import ACCOUNT_ID
 from tests.localcloud.conftest import reset_moto
-from tests.localcloud.metrics_helpers import TimeScale, wait_for
+from tests.localcloud.metrics_helpers import TimeScale, put_sum_alarm, wait_for
 from tests.localcloud.test_endpoints import Local
 
 SCALE = 300
@@ -133,17 +133,7 @@ def test_a_metric_alarm_notifies_its_topic_with_cloudwatchs_message(local, pager
 def test_a_composite_alarm_notifies_with_its_rule_and_triggering_child(local, pager):
     topic, inbox = pager
     cloudwatch = local.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="api-5xx",
-        Namespace="Team/Api",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="ignore",
-    )
+    put_sum_alarm(cloudwatch, "api-5xx", "Team/Api", "5xx", TreatMissingData="ignore")
     child = cloudwatch.describe_alarms(AlarmNames=["api-5xx"])["MetricAlarms"][0]["AlarmArn"]
     cloudwatch.put_composite_alarm(
         AlarmName="api-broken", AlarmRule="ALARM(api-5xx)", AlarmDescription="call the api team", AlarmActions=[topic]
@@ -165,18 +155,7 @@ def test_a_composite_alarm_notifies_with_its_rule_and_triggering_child(local, pa
 def test_a_topic_that_does_not_exist_fails_the_action_in_the_history(local):
     cloudwatch = local.client("cloudwatch")
     missing = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:nobody-listens"
-    cloudwatch.put_metric_alarm(
-        AlarmName="unheard",
-        Namespace="Team/Unheard",
-        MetricName="m",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="ignore",
-        AlarmActions=[missing],
-    )
+    put_sum_alarm(cloudwatch, "unheard", "Team/Unheard", "m", TreatMissingData="ignore", AlarmActions=[missing])
     cloudwatch.set_alarm_state(AlarmName="unheard", StateValue="ALARM", StateReason="nobody hears this")
     recorded = wait_for(lambda: actions_of(local, "unheard"), timeout=10)
     assert recorded == [

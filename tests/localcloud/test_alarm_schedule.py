@@ -17,7 +17,7 @@ from localcloud.core import clock
 from localcloud.services.cloudwatch import CloudWatchService
 from localcloud.services.cloudwatch.metric_store import bucket_start
 from tests.localcloud.conftest import reset_moto
-from tests.localcloud.metrics_helpers import TimeScale
+from tests.localcloud.metrics_helpers import TimeScale, put_sum_alarm
 from tests.localcloud.test_endpoints import Local
 
 
@@ -41,17 +41,7 @@ def test_a_period_whose_evaluation_came_late_is_still_judged(local):
     alarms = local.cloud.service(CloudWatchService).alarms
     alarms.stop()  # the schedule is driven by hand below
     cloudwatch = local.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="late",
-        Namespace="Team/Late",
-        MetricName="failures",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="missing",
-    )
+    put_sum_alarm(cloudwatch, "late", "Team/Late", "failures", TreatMissingData="missing")
     length = clock.local_seconds(60)
     cloudwatch.put_metric_data(Namespace="Team/Late", MetricData=[{"MetricName": "failures", "Value": 5.0}])
     period = bucket_start(time.time(), length)  # the datapoint's period

@@ -10,7 +10,14 @@ import time
 import pytest
 
 from tests.localcloud.conftest import reset_moto
-from tests.localcloud.metrics_helpers import TimeScale, scripted_endpoint, scripted_model_url, send, wait_for
+from tests.localcloud.metrics_helpers import (
+    TimeScale,
+    put_sum_alarm,
+    scripted_endpoint,
+    scripted_model_url,
+    send,
+    wait_for,
+)
 from tests.localcloud.test_endpoints import Local
 
 SCALE = 300  # a 60 s period is 0.2 s of real time
@@ -36,19 +43,7 @@ def wait_state(local, name: str, state: str, timeout: float = 30.0) -> dict:
 
 
 def put_alarm(local, name: str, namespace: str, metric: str, dimensions: dict | None = None, **overrides) -> None:
-    settings = {
-        "AlarmName": name,
-        "Namespace": namespace,
-        "MetricName": metric,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()],
-        "Statistic": "Sum",
-        "Period": 60,
-        "EvaluationPeriods": 1,
-        "Threshold": 1.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        **overrides,
-    }
-    local.client("cloudwatch").put_metric_alarm(**settings)
+    put_sum_alarm(local.client("cloudwatch"), name, namespace, metric, dimensions, **overrides)
 
 
 def reached(local, name: str, state: str, timeout: float = 30.0) -> dict:

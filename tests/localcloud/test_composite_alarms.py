@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.localcloud.conftest import reset_moto
-from tests.localcloud.metrics_helpers import TimeScale, wait_for
+from tests.localcloud.metrics_helpers import TimeScale, put_sum_alarm, wait_for
 from tests.localcloud.test_endpoints import Local
 
 SCALE = 300  # a 60 s period is 0.2 s of real time
@@ -31,20 +31,7 @@ def local(tmp_path_factory):
 def put_child(local, name: str, **overrides) -> str:
     """A metric alarm no data reaches (TreatMissingData ignore: only SetAlarmState moves it); its ARN."""
     cloudwatch = local.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        **{
-            "AlarmName": name,
-            "Namespace": "Team/Composite",
-            "MetricName": name,
-            "Statistic": "Sum",
-            "Period": 60,
-            "EvaluationPeriods": 1,
-            "Threshold": 1.0,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "ignore",
-            **overrides,
-        }
-    )
+    put_sum_alarm(cloudwatch, name, "Team/Composite", name, **{"TreatMissingData": "ignore", **overrides})
     return cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
 
 
