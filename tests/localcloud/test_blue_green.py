@@ -288,6 +288,26 @@ def test_deployment_configs_sagemaker_refuses_are_refused_naming_the_field(cloud
     message = whole_fleet.value.response["Error"]["Message"]
     assert "RollingUpdatePolicy.MaximumBatchSize.Value is 1 instance(s)" in message, message
     assert "between 5% and 50% of variant AllTraffic's 1 instance(s)" in message, message
+    canary_of_all = canary_config(wait=60)  # a canary of the variant's one instance is all of it
+    canary_of_all["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"] = {
+        "Type": "INSTANCE_COUNT",
+        "Value": 1,
+    }
+    with pytest.raises(ClientError) as whole_canary:
+        sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=canary_of_all)
+    message = whole_canary.value.response["Error"]["Message"]
+    assert "CanarySize.Value is 1 instance(s): it must be at most 50% of variant AllTraffic's 1" in message, message
+    thin_linear = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 5},
+                "WaitIntervalInSeconds": 60,
+            }
+        }
+    }
+    with pytest.raises(ClientError, match=r"LinearStepSize.Value is 5: give a whole number from 10 to 50"):
+        sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=thin_linear)
     rolling["RollingUpdatePolicy"]["MaximumBatchSize"] = {"Type": "CAPACITY_PERCENT", "Value": 60}
     with pytest.raises(ClientError, match=r"MaximumBatchSize.Value is 60: give a whole number from 5 to 50"):
         sm.update_endpoint(EndpointName="refusing", EndpointConfigName="refusing-green", DeploymentConfig=rolling)

@@ -63,19 +63,31 @@ class Policy:
             return [size, total] if size < total else [total]
         return [min(total, size * n) for n in range(1, math.ceil(total / size) + 1)]
 
-    def check_batch_sizes(self, totals: dict[str, int]) -> None:
-        """A rolling batch must be 5 % to 50 % of each variant's instance count, as SageMaker requires."""
-        if self.kind != "ROLLING" or self.step is None or self.step.type != "INSTANCE_COUNT":
+    def check_sizes(self, totals: dict[str, int]) -> None:
+        """A step given as an instance count must be the share of each variant's instances SageMaker
+        documents: a rolling batch 5 % to 50 %, a canary at most 50 %, a linear step 10 % to 50 %."""
+        if self.step is None or self.step.type != "INSTANCE_COUNT" or self.kind not in STEP_SHARES:
             return
+        field, low, what = STEP_SHARES[self.kind]
         for variant, total in sorted(totals.items()):
-            if not 5 * total <= 100 * self.step.value <= 50 * total:
+            if not low * total <= 100 * self.step.value <= 50 * total:
+                lowest = max(1, math.ceil(total * low / 100))
                 raise DeploymentConfigError(
-                    f"DeploymentConfig.RollingUpdatePolicy.MaximumBatchSize.Value is {self.step.value} instance(s): "
-                    f"it must be between 5% and 50% of variant {variant}'s {total} instance(s) "
-                    f"(from {max(1, math.ceil(total * 0.05))} to {total // 2}); "
+                    f"DeploymentConfig.{field}.Value is {self.step.value} instance(s): it must be "
+                    + (f"between {low}% and 50%" if low else "at most 50%")
+                    + f" of variant {variant}'s {total} instance(s) "
+                    + (f"(from {lowest} to {total // 2}); " if low else f"(at most {total // 2}); ")
                     + ("give the variant at least 2 instances, or " if total < 2 else "")
-                    + "use a smaller batch"
+                    + f"use a smaller {what}"
                 )
+
+
+# routing kind -> (the step's field, the smallest share in percent, what the step is called)
+STEP_SHARES = {
+    "ROLLING": ("RollingUpdatePolicy.MaximumBatchSize", 5, "batch"),
+    "CANARY": ("BlueGreenUpdatePolicy.TrafficRoutingConfiguration.CanarySize", 0, "canary"),
+    "LINEAR": ("BlueGreenUpdatePolicy.TrafficRoutingConfiguration.LinearStepSize", 10, "step"),
+}
 
 
 def _integer(value: Any, where: str, low: int, high: int, default: int | None = None) -> int:
@@ -176,7 +188,7 @@ def parse(config: dict[str, Any] | None) -> Policy:
     if kind == "CANARY":
         step = _capacity(routing.get("CanarySize"), f"{where}.TrafficRoutingConfiguration.CanarySize", 50)
     elif kind == "LINEAR":
-        step = _capacity(routing.get("LinearStepSize"), f"{where}.TrafficRoutingConfiguration.LinearStepSize", 50)
+        step = _capacity(routing.get("LinearStepSize"), f"{where}.TrafficRoutingConfiguration.LinearStepSize", 50, 10)
     return Policy(
         kind=kind,
         wait_interval=_integer(

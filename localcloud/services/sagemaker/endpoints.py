@@ -717,7 +717,7 @@ def update_endpoint(
     if not restoring:
         try:
             variants = self.endpoint_configs[endpoint_config_name].production_variants or []
-            policy.check_batch_sizes({v["VariantName"]: _instance_count(v) for v in variants})
+            policy.check_sizes({v["VariantName"]: _instance_count(v) for v in variants})
         except (DeploymentConfigError, DeploymentError) as error:
             raise MotoValidationError(str(error)) from None
     service = _service()
