@@ -101,6 +101,8 @@ def test_a_model_of_an_unsupported_image_fails_the_endpoint_naming_it(bucket):
     described = _deploy(bucket, "xgboost-model", image, VERSIONS_SCRIPT)
     assert described["EndpointStatus"] == "Failed"
     assert "sagemaker-xgboost:1.7-1 is not supported by the local cloud" in described["FailureReason"]
+    left = list((bucket.state.root / "endpoints" / "us-east-1" / "xgboost-model").glob("*"))
+    assert left == [], f"the instance that never started left its folder: {left}"
 
 
 def test_the_model_servers_pip_uses_the_host_pips_index(bucket, tmp_path, monkeypatch):

@@ -189,8 +189,9 @@ class InstanceFactory:
             server = fleet.start(
                 variant, spec.variant_name, environment, self.records, spec.network_isolation, spec.image, niceness
             )
-        except BaseException:
+        except BaseException:  # no server (its image cannot be had, say): nothing of the instance stays
             self.cloud.end_session(session)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
         self.logs.follow(key, spec.variant_name, instance_id, variant / "server.log")
         return Instance(server, instance_id, session)
