@@ -130,3 +130,29 @@ def test_watch_names_an_unknown_endpoint_and_the_ones_there_are(background, caps
     error = capsys.readouterr().err
     assert "no endpoint named 'no-such-endpoint'" in error
     assert "localcloud endpoints list" in error
+
+
+def test_watch_shows_a_composite_rollback_alarms_state(background, tmp_path, capsys):
+    sm = config.client(background.url, "sagemaker", state=background.state_dir)
+    cloudwatch = config.client(background.url, "cloudwatch", state=background.state_dir)
+    s3 = config.client(background.url, "s3", state=background.state_dir)
+    make_config(sm, "composed-blue", upload_tagged_model(s3, tmp_path, "blue"))
+    make_config(sm, "composed-green", upload_tagged_model(s3, tmp_path, "green"))
+    sm.create_endpoint(EndpointName="composed", EndpointConfigName="composed-blue")
+    assert wait_status(sm, "composed")["EndpointStatus"] == "InService"
+    put_breachable_alarm(cloudwatch, "composed-child")
+    cloudwatch.put_composite_alarm(AlarmName="composed-guard", AlarmRule='ALARM("composed-child")')
+    sm.update_endpoint(
+        EndpointName="composed",
+        EndpointConfigName="composed-green",
+        DeploymentConfig={
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+            },
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "composed-guard"}]},
+        },
+    )
+    assert wait_status(sm, "composed", statuses=("InService",), timeout=60)["EndpointConfigName"] == "composed-green"
+    shown = frame(capsys, "composed")
+    assert "composed-guard  OK" in shown, shown
+    assert "MISSING" not in shown, shown

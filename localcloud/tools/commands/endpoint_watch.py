@@ -133,7 +133,8 @@ def collect(sagemaker, cloudwatch, name: str) -> Frame:
     alarm_names = _rollback_alarms(described)
     alarms = []
     if alarm_names:
-        found = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]}
+        listed = cloudwatch.describe_alarms(AlarmNames=alarm_names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        found = {a["AlarmName"]: a for a in [*listed["MetricAlarms"], *listed["CompositeAlarms"]]}
         for alarm in alarm_names:
             record = found.get(alarm)
             if record is None:
