@@ -113,9 +113,6 @@ class CredentialStore:
         with self._lock:
             self._sessions[credential.access_key_id] = credential
 
-    def revoke(self, credential: Credential) -> None:
-        self.end(credential.access_key_id)
-
     def end(self, access_key_id: str) -> None:
         """The program a session was issued to has stopped: its key expires now, as a role session's
         does on AWS when it runs out (requests signed with it get ``ExpiredToken``)."""

@@ -249,7 +249,7 @@ def test_a_starting_server_loads_at_a_lower_priority_and_serves_at_the_normal_on
     base = os.getpriority(os.PRIO_PROCESS, 0)  # the local cloud runs in this process
     nicer = min(19, base + 10)
     deadline, loading = time.monotonic() + 60, []
-    # the server is reniced just after it is spawned: wait for that, while its model is still loading
+    # the server starts nicer (its sandbox under nice): wait until its processes are seen, model still loading
     while set(loading) != {nicer} and time.monotonic() < deadline:
         loading = [_niceness(pid) for pid in _server_processes(cloud, "slow-loading")]
         time.sleep(0.05)

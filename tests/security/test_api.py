@@ -170,7 +170,7 @@ def test_an_issued_session_works_only_with_its_token(cloud):
     with pytest.raises(ClientError) as refused:
         _client(cloud, "sagemaker", session.access_key_id, session.secret_access_key).list_models()
     assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    cloud.credentials.revoke(session)
+    cloud.credentials.end(session.access_key_id)
     with pytest.raises(ClientError):
         with_token.list_buckets()
 

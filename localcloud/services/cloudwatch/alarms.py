@@ -107,7 +107,8 @@ def alarm_type(alarm: Alarm) -> str:
 
 
 def evaluable(alarm: Alarm) -> bool:
-    """Metric alarms on one metric; composite alarms and metric math are not evaluated locally."""
+    """Metric alarms on one metric, judged on the schedule (composites are judged when a child
+    changes: composite_alarms; metric math is refused when put)."""
     return alarm.rule is None and not alarm.metric_data_queries and bool(alarm.metric_name)
 
 

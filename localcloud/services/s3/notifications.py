@@ -26,15 +26,20 @@ _completing = threading.local()
 _tagging_request = threading.local()
 
 
-def _marks_completion(original):
-    def complete_multipart_upload(self, *args, **kwargs):
-        _completing.active = True
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _completing.active = False
+def _marking(flag: threading.local):
+    """A wrapper that sets ``flag.active`` while the wrapped method runs on this thread."""
 
-    return complete_multipart_upload
+    def wrap(original):
+        def marked(self, *args, **kwargs):
+            flag.active = True
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                flag.active = False
+
+        return marked
+
+    return wrap
 
 
 def _quiet_inside_completion(original):
@@ -44,17 +49,6 @@ def _quiet_inside_completion(original):
         return original(self, *args, **kwargs)
 
     return put_object
-
-
-def _marks_tagging_request(original):
-    def put_object_tagging(self, *args, **kwargs):
-        _tagging_request.active = True
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _tagging_request.active = False
-
-    return put_object_tagging
 
 
 def _tags_added_only_for_tagging_requests(original):
@@ -72,7 +66,7 @@ def install(cloud) -> None:  # noqa: ARG001 - patches moto's classes, which are 
     seam.patch(
         S3Backend,
         "complete_multipart_upload",
-        wrap=_marks_completion,
+        wrap=_marking(_completing),
         why="the PutObject inside a completion is known as such (see put_object below)",
         until="moto's complete_multipart_upload passing disable_notification=True to its put_object",
     )
@@ -86,8 +80,8 @@ def install(cloud) -> None:  # noqa: ARG001 - patches moto's classes, which are 
     seam.patch(
         S3Response,
         "put_object_tagging",
-        wrap=_marks_tagging_request,
-        why="a PutObjectTagging request is known as such (see send_event below)",
+        wrap=_marking(_tagging_request),
+        why="a PutObjectTagging request is known as such (see s3.notifications.send_event)",
         until="moto's PutObject and CopyObject not sending Object Tags Added events",
     )
     seam.patch(
